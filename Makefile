@@ -1,0 +1,149 @@
+# mqws - MQTT over WebSocket: libmqws codecs, vectors, tests, fuzzers.
+#
+#   make              libmqws.a and libmqws.so in build/
+#   make test         vector lint + cmocka unit tests + sanitizer build + corpus replay
+#   make run          the demo job (builds, runs examples, prints a report)
+#   make fuzz         libFuzzer targets, FUZZ_SECONDS each (clang)
+#   make bench-codec  codec benchmarks (figures, not tests)
+#   make coverage     gcovr line coverage of the codec sources
+#   make install PREFIX=/usr/local
+#
+# Targets that need Debian packages install the missing ones via ci/deps.sh.
+
+CC       ?= cc
+PREFIX   ?= /usr/local
+PYTHON   ?= /usr/bin/python3
+FUZZ_SECONDS ?= 60
+BUILD    ?= build
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+            -Wpointer-arith -Wcast-qual -Wvla
+STD      := -std=c11 -D_POSIX_C_SOURCE=200809L
+OPT      ?= -O2 -g
+INC      := -Ireference/include -Ireference/lib
+CFLAGS_ALL = $(STD) $(OPT) $(WARN) $(INC) $(CFLAGS)
+LIBCRYPTO := $(shell pkg-config --libs libcrypto 2>/dev/null || echo -lcrypto)
+
+LIB_SRC  := $(sort $(wildcard reference/lib/*.c))
+LIB_HDR  := $(wildcard reference/include/mqws/*.h reference/lib/*.h)
+TEST_SRC := $(sort $(wildcard reference/tests/test_*.c))
+TEST_SUP := $(sort $(wildcard reference/tests/support/*.c))
+TEST_LIBS = $(shell pkg-config --libs cmocka jansson 2>/dev/null || echo -lcmocka -ljansson) $(LIBCRYPTO)
+
+.PHONY: all lib deps-build deps-test test test-unit test-asan lint-vectors replay run \
+        fuzz fuzz-build fuzz-seeds bench bench-codec coverage install clean help
+
+all: lib
+
+help:
+	@sed -n '2,12p' Makefile | sed 's/^# \{0,1\}//'
+
+deps-build:
+	@ci/deps.sh build
+deps-test:
+	@ci/deps.sh build test
+
+# ---------------------------------------------------------------- library
+lib: deps-build
+	@$(MAKE) --no-print-directory $(BUILD)/libmqws.a $(BUILD)/libmqws.so
+
+$(BUILD)/obj/%.o: reference/lib/%.c $(LIB_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -fPIC -c $< -o $@
+
+$(BUILD)/libmqws.a: $(LIB_SRC:reference/lib/%.c=$(BUILD)/obj/%.o)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libmqws.so: $(LIB_SRC:reference/lib/%.c=$(BUILD)/obj/%.o)
+	$(CC) -shared -Wl,-soname,libmqws.so.0 -o $@ $^ $(LIBCRYPTO)
+
+# ---------------------------------------------------------------- tests
+$(BUILD)/tests/%: reference/tests/%.c $(TEST_SUP) $(BUILD)/libmqws.a $(wildcard reference/tests/support/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Ireference/tests/support -o $@ $< $(TEST_SUP) $(BUILD)/libmqws.a $(TEST_LIBS)
+
+TEST_BINS = $(TEST_SRC:reference/tests/%.c=$(BUILD)/tests/%)
+
+# Runs every unit test binary from the project root (they read vectors/).
+test-unit: deps-test
+	@$(MAKE) --no-print-directory $(BUILD)/libmqws.a $(TEST_BINS)
+	@ci/run-tests.sh $(TEST_BINS)
+
+# The same tests built with AddressSanitizer + UndefinedBehaviorSanitizer.
+test-asan: deps-test
+	@$(MAKE) --no-print-directory BUILD=build-asan \
+	  OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" \
+	  LDFLAGS="-fsanitize=address,undefined" test-unit-nodeps
+
+test-unit-nodeps:
+	@$(MAKE) --no-print-directory $(BUILD)/libmqws.a $(TEST_BINS) \
+	  CFLAGS="$(CFLAGS) $(LDFLAGS)"
+	@ci/run-tests.sh $(TEST_BINS)
+
+lint-vectors: deps-test
+	$(PYTHON) vectors/lint.py
+
+# Seed corpora replayed through the plain (non-libFuzzer) driver.
+replay: deps-test
+	@$(MAKE) --no-print-directory -f fuzz/fuzz.mk replay PYTHON=$(PYTHON)
+
+test: deps-test
+	@$(MAKE) --no-print-directory lint-vectors
+	@$(MAKE) --no-print-directory test-unit
+	@$(MAKE) --no-print-directory test-asan
+	@$(MAKE) --no-print-directory replay
+	@echo "make test: all stages passed"
+
+# ---------------------------------------------------------------- fuzzing
+fuzz-build:
+	@ci/deps.sh build fuzz
+	@$(MAKE) --no-print-directory -f fuzz/fuzz.mk build PYTHON=$(PYTHON)
+
+fuzz-seeds:
+	@$(MAKE) --no-print-directory -f fuzz/fuzz.mk seeds PYTHON=$(PYTHON)
+
+fuzz: fuzz-build
+	@$(MAKE) --no-print-directory -f fuzz/fuzz.mk run FUZZ_SECONDS=$(FUZZ_SECONDS) PYTHON=$(PYTHON)
+
+# ---------------------------------------------------------------- benchmarks
+bench: bench-codec
+
+bench-codec: deps-build
+	@ci/deps.sh bench
+	@$(MAKE) --no-print-directory $(BUILD)/bench_codec OPT="-O2 -g"
+	@$(BUILD)/bench_codec
+
+$(BUILD)/bench_codec: reference/bench/bench_codec.c $(BUILD)/libmqws.a
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libmqws.a -lwslay $(LIBCRYPTO)
+
+# ---------------------------------------------------------------- coverage
+coverage: deps-test
+	@ci/deps.sh coverage
+	@rm -rf build-cov
+	@$(MAKE) --no-print-directory BUILD=build-cov OPT="-O0 -g --coverage" \
+	  CFLAGS="--coverage" test-unit-nodeps
+	gcovr -r . --filter reference/lib/ --object-directory build-cov/obj --print-summary \
+	  --txt build-cov/coverage.txt
+	@cat build-cov/coverage.txt | tail -n 15
+
+# ---------------------------------------------------------------- demo job
+run: lib
+	@$(MAKE) --no-print-directory $(BUILD)/mqws-demo
+	@$(BUILD)/mqws-demo
+
+$(BUILD)/mqws-demo: reference/examples/demo.c $(BUILD)/libmqws.a
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libmqws.a $(LIBCRYPTO)
+
+# ---------------------------------------------------------------- install
+install: lib
+	install -d $(DESTDIR)$(PREFIX)/include/mqws $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 reference/include/mqws/*.h $(DESTDIR)$(PREFIX)/include/mqws/
+	install -m 644 $(BUILD)/libmqws.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(BUILD)/libmqws.so $(DESTDIR)$(PREFIX)/lib/libmqws.so.0
+	ln -sf libmqws.so.0 $(DESTDIR)$(PREFIX)/lib/libmqws.so
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|0.1.0|g' reference/mqws.pc.in \
+	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/mqws.pc
+
+clean:
+	rm -rf build build-asan build-cov build-fuzz

@@ -1,0 +1,199 @@
+/*
+ * mqws/handshake.h - the HTTP/1.1 Upgrade handshake of RFC 6455 section 4,
+ * server and client side, with MQTT subprotocol selection (MQTT-6.0.0-3/4).
+ *
+ * Parsing is incremental in the picohttpparser style: the caller appends the
+ * bytes it receives to ONE buffer of its own and calls the parse function
+ * again with the whole buffer; the parser remembers how far it scanned, so a
+ * byte-at-a-time drip costs O(n) in total. Results are views into that buffer.
+ *
+ * Server flow:
+ *   mqws_hs_request req = {0};            // zero-filled state
+ *   r = mqws_hs_parse_request(&req, buf, len, &head_len);   // MQWS_NEED_MORE: read more
+ *   mqws_hs_server_result res;
+ *   mqws_hs_server_accept(&req, &cfg, &res);      // validates, selects subprotocol
+ *   mqws_hs_write_response(&res, out, sizeof out, &out_len);  // 101 or 4xx
+ * Bytes after head_len already belong to the WebSocket stream.
+ *
+ * Client flow:
+ *   mqws_hs_client_request(&ccfg, nonce16, out, cap, &n, key);  // request bytes
+ *   r = mqws_hs_parse_response(&resp, buf, len, &head_len);
+ *   mqws_hs_client_verify(&resp, &ccfg, key, &selected);
+ */
+#ifndef MQWS_HANDSHAKE_H
+#define MQWS_HANDSHAKE_H
+
+#include "mqws/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Defaults used when a limit in a config is 0. */
+#define MQWS_HS_DEFAULT_MAX_BYTES 8192u
+#define MQWS_HS_MAX_HEADERS 64u
+
+/** Length of a Sec-WebSocket-Key / -Accept value plus NUL. */
+#define MQWS_HS_KEY_SIZE 25u    /* base64 of 16 bytes: 24 chars + NUL */
+#define MQWS_HS_ACCEPT_SIZE 29u /* base64 of 20 bytes: 28 chars + NUL */
+
+typedef struct mqws_http_header {
+    mqws_str name;  /* as sent; compare with mqws_str_ieq */
+    mqws_str value; /* leading and trailing whitespace removed */
+} mqws_http_header;
+
+/**
+ * A parsed HTTP head (request or response). Zero-fill before the first call;
+ * keep it between calls on the same growing buffer.
+ */
+typedef struct mqws_http_head {
+    /* request line: method SP target SP HTTP/1.x  |  status line: HTTP/1.x SP code SP reason */
+    mqws_str method;
+    mqws_str target;
+    int http_major;
+    int http_minor;
+    int status; /* responses only */
+    mqws_str reason;
+    mqws_http_header headers[MQWS_HS_MAX_HEADERS];
+    size_t num_headers;
+    /* parser state: offset up to which the end of the head was searched */
+    size_t scanned_;
+    size_t max_bytes; /* 0: MQWS_HS_DEFAULT_MAX_BYTES; set before the first call */
+    size_t err_offset; /* on error: offset of the offending byte in the buffer */
+} mqws_http_head;
+
+typedef mqws_http_head mqws_hs_request;
+typedef mqws_http_head mqws_hs_response;
+
+/**
+ * Parses an HTTP/1.1 request head (request line + header fields + empty line).
+ * Call again with the same @p req and the grown buffer after MQWS_NEED_MORE.
+ *
+ * @param[in,out] req       zero-filled state (set max_bytes before the first call).
+ * @param[in]     buf,len   all bytes received so far.
+ * @param[out]    head_len  on MQWS_OK: length of the head including the final CRLF CRLF.
+ * @return MQWS_OK; MQWS_NEED_MORE; MQWS_ERR_HS_TOO_LARGE (head longer than max_bytes);
+ *         MQWS_ERR_HS_TOO_MANY_HEADERS; MQWS_ERR_HS_MALFORMED (bad request line,
+ *         header line without ':', bare LF, obsolete line folding, control characters).
+ */
+mqws_err mqws_hs_parse_request(mqws_hs_request *req, const char *buf, size_t len,
+                               size_t *head_len);
+
+/** Parses an HTTP/1.1 response head; same contract as mqws_hs_parse_request. */
+mqws_err mqws_hs_parse_response(mqws_hs_response *resp, const char *buf, size_t len,
+                                size_t *head_len);
+
+/** First header named @p name (ASCII case-insensitive), or NULL. */
+const mqws_http_header *mqws_http_find(const mqws_http_head *h, const char *name);
+
+/**
+ * Iterates the comma-separated tokens of every header named @p name, in order
+ * (RFC 7230 section 7 list syntax: empty elements and optional whitespace are
+ * skipped). Start with *cursor = 0. Returns true and fills @p token while one
+ * is left.
+ */
+bool mqws_http_next_token(const mqws_http_head *h, const char *name, size_t *cursor,
+                          mqws_str *token);
+
+/**
+ * Computes Sec-WebSocket-Accept = base64(SHA-1(key ++ GUID)) (RFC 6455 4.2.2).
+ * SHA-1 comes from OpenSSL libcrypto through an EVP_MD fetched once per process.
+ *
+ * @param[out] accept  28 characters and a NUL.
+ * @return MQWS_OK, MQWS_ERR_ARG, MQWS_ERR_INTERNAL (libcrypto failure).
+ */
+mqws_err mqws_hs_accept_key(const char *key, size_t key_len, char accept[MQWS_HS_ACCEPT_SIZE]);
+
+/** true when @p key is base64 of exactly 16 bytes (24 characters ending in "=="). */
+bool mqws_hs_key_valid(mqws_str key);
+
+/**
+ * Subprotocol policy of the server. The zero value is strict MQTT (section 6):
+ * only "mqtt" (compared byte for byte) is selected; a request without it is refused.
+ * Each flag relaxes one rule; the handshake then still succeeds, and
+ * mqws_hs_server_result.non_strict says so.
+ */
+typedef struct mqws_subproto_policy {
+    bool accept_legacy;       /* select "mqttv3.1" when offered and "mqtt" is not */
+    bool accept_missing;      /* no Sec-WebSocket-Protocol at all: answer without one */
+    bool accept_unknown;      /* only other values offered: answer without one */
+    bool case_insensitive;    /* "MQTT" matches "mqtt"; the client's spelling is echoed */
+} mqws_subproto_policy;
+
+typedef struct mqws_hs_server_config {
+    const char *path;       /* exact request-target to serve, e.g. "/mqtt"; NULL: any path */
+    mqws_subproto_policy subprotocol;
+} mqws_hs_server_config;
+
+typedef struct mqws_hs_server_result {
+    mqws_err err;          /* MQWS_OK: upgrade; else the reason of the refusal */
+    int status;            /* 101, or 400 / 404 / 426 / 431 */
+    mqws_str subprotocol;  /* selected value (a view into the request), empty if none */
+    bool non_strict;       /* a policy flag relaxed a MUST to make this handshake succeed */
+    char accept[MQWS_HS_ACCEPT_SIZE];
+} mqws_hs_server_result;
+
+/**
+ * Validates a parsed request against RFC 6455 4.2.1 and selects the subprotocol.
+ * Checks, in order: method GET, HTTP/1.1+, path, Host (exactly one), Upgrade
+ * contains the token "websocket", Connection contains the token "Upgrade",
+ * Sec-WebSocket-Key (exactly one, 16 bytes base64), Sec-WebSocket-Version 13,
+ * Sec-WebSocket-Protocol per @p cfg. Never selects a value the client did not offer
+ * and never echoes a list (RFC 6455 4.2.2).
+ *
+ * @return the same value as @p res->err.
+ */
+mqws_err mqws_hs_server_accept(const mqws_hs_request *req, const mqws_hs_server_config *cfg,
+                               mqws_hs_server_result *res);
+
+/**
+ * Writes the response for @p res: "101 Switching Protocols" with Upgrade,
+ * Connection, Sec-WebSocket-Accept and (if selected) Sec-WebSocket-Protocol;
+ * or the error status with "Connection: close", a text/plain one-line body
+ * naming the failed rule, and for 426 "Sec-WebSocket-Version: 13".
+ *
+ * @param[out] written  bytes written; on MQWS_ERR_BUFFER_TOO_SMALL the size needed.
+ * @return MQWS_OK, MQWS_ERR_BUFFER_TOO_SMALL, MQWS_ERR_ARG.
+ */
+mqws_err mqws_hs_write_response(const mqws_hs_server_result *res, char *out, size_t cap,
+                                size_t *written);
+
+/** Client side. */
+typedef struct mqws_hs_client_config {
+    const char *host;                 /* Host header value, e.g. "broker.example:8080" */
+    const char *path;                 /* request-target, e.g. "/mqtt" */
+    const char *origin;               /* Origin header, NULL: none */
+    const char *const *subprotocols;  /* offered, in preference order; e.g. {"mqtt"} */
+    size_t num_subprotocols;
+} mqws_hs_client_config;
+
+/**
+ * Writes the GET request. The caller supplies the 16 random bytes (the codec has
+ * no random source); the base64 key is returned for mqws_hs_client_verify.
+ *
+ * @param[out] written  bytes written; on MQWS_ERR_BUFFER_TOO_SMALL the size needed.
+ * @return MQWS_OK, MQWS_ERR_BUFFER_TOO_SMALL, MQWS_ERR_ARG (missing host/path,
+ *         a subprotocol that is not an RFC 7230 token, CR/LF in a value).
+ */
+mqws_err mqws_hs_client_request(const mqws_hs_client_config *cfg, const uint8_t nonce[16],
+                                char *out, size_t cap, size_t *written,
+                                char key[MQWS_HS_KEY_SIZE]);
+
+/**
+ * Verifies the server's response (RFC 6455 4.1, client steps 1-6): status 101,
+ * Upgrade: websocket, Connection: Upgrade, Sec-WebSocket-Accept matching @p key,
+ * a selected subprotocol that was offered (at most one value) and, when "mqtt"
+ * was offered, is "mqtt" (MQTT-6.0.0-4).
+ *
+ * @param[out] selected  the selected subprotocol (empty if none); may be NULL.
+ * @return MQWS_OK, MQWS_ERR_HS_STATUS, MQWS_ERR_HS_UPGRADE, MQWS_ERR_HS_CONNECTION,
+ *         MQWS_ERR_HS_ACCEPT, MQWS_ERR_HS_SUBPROTOCOL_UNOFFERED,
+ *         MQWS_ERR_HS_SUBPROTOCOL_NOT_MQTT, MQWS_ERR_INTERNAL.
+ */
+mqws_err mqws_hs_client_verify(const mqws_hs_response *resp, const mqws_hs_client_config *cfg,
+                               const char *key, mqws_str *selected);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MQWS_HANDSHAKE_H */
