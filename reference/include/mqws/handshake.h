@@ -56,8 +56,9 @@ typedef struct mqws_http_head {
     mqws_str reason;
     mqws_http_header headers[MQWS_HS_MAX_HEADERS];
     size_t num_headers;
-    /* parser state: offset up to which the end of the head was searched */
-    size_t scanned_;
+    /* parser state */
+    const char *buf_;  /* the buffer of the last parse (views point into it) */
+    size_t scanned_;   /* offset up to which the end of the head was searched */
     size_t max_bytes; /* 0: MQWS_HS_DEFAULT_MAX_BYTES; set before the first call */
     size_t err_offset; /* on error: offset of the offending byte in the buffer */
 } mqws_http_head;

@@ -37,7 +37,7 @@ typedef struct mqws_assembler {
     uint64_t err_offset;  /* on error: stream offset of the offending byte */
 } mqws_assembler;
 
-/** Sets up @p a with a caller buffer of @p cap bytes (at least 2). */
+/** Sets up @p a with a caller buffer of @p cap bytes (at least MQWS_MQTT_MAX_FIXED_HEADER = 5). */
 void mqws_assembler_init(mqws_assembler *a, uint8_t *buf, size_t cap);
 
 /**
@@ -76,6 +76,7 @@ typedef struct mqws_stream {
     mqws_assembler mqtt;
     const uint8_t *pending;   /* unprocessed part of the last data chunk (into caller input) */
     size_t pending_len;
+    uint64_t err_offset;      /* see mqws_stream_err_offset */
 } mqws_stream;
 
 /**
@@ -97,7 +98,10 @@ void mqws_stream_init(mqws_stream *s, mqws_role role, uint8_t *buf, size_t cap,
 mqws_err mqws_stream_feed(mqws_stream *s, uint8_t *in, size_t len, size_t *consumed,
                           mqws_stream_event *ev);
 
-/** Stream offset of the offending byte after an error (WebSocket bytes). */
+/**
+ * Offset of the offending byte after an error: in the WebSocket byte stream for
+ * WS_* and STREAM_* errors, in the MQTT byte stream (concatenated payloads) for MQTT_* ones.
+ */
 uint64_t mqws_stream_err_offset(const mqws_stream *s);
 
 #ifdef __cplusplus

@@ -1,0 +1,171 @@
+/* stream.c - MQTT packets out of TCP bytes or WebSocket frames (MQTT-6.0.0-2). */
+#include <string.h>
+
+#include "mqws/mqtt.h"
+#include "mqws/stream.h"
+
+void mqws_assembler_init(mqws_assembler *a, uint8_t *buf, size_t cap)
+{
+    memset(a, 0, sizeof *a);
+    a->buf = buf;
+    a->cap = cap;
+}
+
+bool mqws_assembler_idle(const mqws_assembler *a) { return a->have == 0; }
+
+/* The packet's size is known from its fixed header: refuse it before buffering the body. */
+static mqws_err start_packet(mqws_assembler *a, size_t header_len, uint32_t remaining,
+                             uint64_t at)
+{
+    size_t total = header_len + (size_t)remaining;
+    if (total > a->cap) {
+        a->err_offset = at + 1; /* the Remaining Length field */
+        return MQWS_ERR_MQTT_TOO_LARGE;
+    }
+    a->need = total;
+    return MQWS_OK;
+}
+
+mqws_err mqws_assembler_feed(mqws_assembler *a, const uint8_t *in, size_t len, size_t *consumed,
+                             mqws_bytes *packet)
+{
+    if (!a || !consumed || !packet || (!in && len) || !a->buf || a->cap < MQWS_MQTT_MAX_FIXED_HEADER)
+        return MQWS_ERR_ARG;
+    size_t pos = 0;
+    mqws_err r = MQWS_OK;
+    size_t hl = 0;
+    uint32_t rem = 0;
+
+    if (a->have == 0 && len > 0) {
+        /* Fast path: the packet starts here; if it is all here, hand out a view. */
+        r = mqws_mqtt_fixed_header(in, len, &hl, &rem);
+        if (r == MQWS_OK) {
+            r = start_packet(a, hl, rem, a->offset);
+            if (r == MQWS_OK && a->need <= len) {
+                packet->ptr = in;
+                packet->len = a->need;
+                a->need = 0;
+                a->offset += packet->len;
+                *consumed = packet->len;
+                return MQWS_OK;
+            }
+        }
+        if (r != MQWS_OK && r != MQWS_NEED_MORE) {
+            if (r == MQWS_ERR_MQTT_REMAINING_LENGTH)
+                a->err_offset = a->offset + 1;
+            *consumed = 0;
+            return r;
+        }
+    }
+    /* Header byte by byte (at most 5) until its length is known. */
+    while (a->need == 0 && pos < len) {
+        a->buf[a->have++] = in[pos++];
+        r = mqws_mqtt_fixed_header(a->buf, a->have, &hl, &rem);
+        if (r == MQWS_OK)
+            r = start_packet(a, hl, rem, a->offset - (a->have - pos));
+        if (r == MQWS_NEED_MORE)
+            continue;
+        if (r != MQWS_OK) {
+            if (r == MQWS_ERR_MQTT_REMAINING_LENGTH)
+                a->err_offset = a->offset + pos - 1;
+            a->offset += pos;
+            *consumed = pos;
+            return r;
+        }
+    }
+    if (a->need > 0) {
+        size_t n = a->need - a->have;
+        if (n > len - pos)
+            n = len - pos;
+        memcpy(a->buf + a->have, in + pos, n);
+        a->have += n;
+        pos += n;
+    }
+    a->offset += pos;
+    *consumed = pos;
+    if (a->need == 0 || a->have < a->need)
+        return MQWS_NEED_MORE;
+    packet->ptr = a->buf;
+    packet->len = a->need;
+    a->have = 0;
+    a->need = 0;
+    return MQWS_OK;
+}
+
+void mqws_stream_init(mqws_stream *s, mqws_role role, uint8_t *buf, size_t cap,
+                      uint64_t max_message)
+{
+    memset(s, 0, sizeof *s);
+    mqws_ws_decoder_init(&s->ws, role, max_message);
+    mqws_assembler_init(&s->mqtt, buf, cap);
+}
+
+uint64_t mqws_stream_err_offset(const mqws_stream *s) { return s->err_offset; }
+
+static mqws_err control_event(const mqws_ws_event *w, mqws_stream_event *ev)
+{
+    memset(ev, 0, sizeof *ev);
+    ev->data.ptr = w->data;
+    ev->data.len = w->len;
+    switch (w->opcode) {
+    case MQWS_WS_PING: ev->type = MQWS_STREAM_PING; break;
+    case MQWS_WS_PONG: ev->type = MQWS_STREAM_PONG; break;
+    default:
+        ev->type = MQWS_STREAM_CLOSE;
+        ev->close_code = w->close_code;
+        ev->close_reason = w->close_reason;
+        break;
+    }
+    return MQWS_OK;
+}
+
+mqws_err mqws_stream_feed(mqws_stream *s, uint8_t *in, size_t len, size_t *consumed,
+                          mqws_stream_event *ev)
+{
+    if (!s || !consumed || !ev || (!in && len))
+        return MQWS_ERR_ARG;
+    size_t pos = 0;
+    *consumed = 0;
+    for (;;) {
+        /* First the rest of the last data chunk: it may hold more packets. */
+        if (s->pending_len) {
+            size_t used = 0;
+            mqws_bytes pkt;
+            mqws_err r = mqws_assembler_feed(&s->mqtt, s->pending, s->pending_len, &used, &pkt);
+            s->pending += used;
+            s->pending_len -= used;
+            if (r == MQWS_OK) {
+                memset(ev, 0, sizeof *ev);
+                ev->type = MQWS_STREAM_PACKET;
+                ev->data = pkt;
+                *consumed = pos;
+                return MQWS_OK;
+            }
+            if (r != MQWS_NEED_MORE) {
+                s->err_offset = s->mqtt.err_offset;
+                *consumed = pos;
+                return r;
+            }
+        }
+        size_t used = 0;
+        mqws_ws_event w;
+        mqws_err r = mqws_ws_decode(&s->ws, in + pos, len - pos, &used, &w);
+        pos += used;
+        *consumed = pos;
+        if (r == MQWS_NEED_MORE)
+            return r;
+        if (r != MQWS_OK) {
+            s->err_offset = s->ws.err_offset;
+            return r;
+        }
+        if (w.type == MQWS_WS_EV_CONTROL)
+            return control_event(&w, ev);
+        if (w.opcode != MQWS_WS_BINARY) {
+            /* MQTT-6.0.0-1: only binary frames carry MQTT; blame the payload's first byte. */
+            s->err_offset = s->ws.offset - w.len;
+            return MQWS_ERR_STREAM_TEXT_FRAME;
+        }
+        s->pending = w.data;
+        s->pending_len = w.len;
+    }
+}
