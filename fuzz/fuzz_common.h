@@ -1,0 +1,117 @@
+/*
+ * fuzz/fuzz_common.h - helpers shared by the libmqws fuzz targets.
+ *
+ * Every target defines LLVMFuzzerTestOneInput and is built two ways:
+ *   - with clang -fsanitize=fuzzer,address,undefined (libFuzzer's main), and
+ *   - with gcc against fuzz/replay_main.c, which replays corpus files (make replay).
+ * An invariant violation prints what broke and calls abort(), which libFuzzer
+ * (and the replay driver) report as a crash with the input that caused it.
+ */
+#ifndef MQWS_FUZZ_COMMON_H
+#define MQWS_FUZZ_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define FZ_CHECK(cond)                                                                         \
+    do {                                                                                       \
+        if (!(cond)) {                                                                         \
+            fprintf(stderr, "%s:%d: fuzz invariant violated: %s\n", __FILE__, __LINE__, #cond); \
+            abort();                                                                           \
+        }                                                                                      \
+    } while (0)
+
+/* malloc that never returns NULL for 0 bytes and aborts on failure. */
+static inline void *fz_malloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p)
+        abort();
+    return p;
+}
+
+/* A copy of data in a heap block of exactly n bytes (ASan catches a read past it). */
+static inline uint8_t *fz_dup(const uint8_t *data, size_t n)
+{
+    uint8_t *p = fz_malloc(n);
+    if (n)
+        memcpy(p, data, n);
+    return p;
+}
+
+/* FNV-1a over the input: seeds the split / chunk choices without consuming input bytes. */
+static inline uint64_t fz_hash(const uint8_t *data, size_t n)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) {
+        h ^= data[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+/* xorshift64*: deterministic pseudo-random numbers from the input hash. */
+static inline uint64_t fz_rand(uint64_t *s)
+{
+    uint64_t x = *s ? *s : 0x9e3779b97f4a7c15ull;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *s = x;
+    return x * 2685821657736338717ull;
+}
+
+/* Growable byte log: events are serialised into it, and two logs compared with memcmp. */
+typedef struct fz_log {
+    uint8_t *p;
+    size_t len, cap;
+} fz_log;
+
+static inline void fz_log_put(fz_log *l, const void *data, size_t n)
+{
+    if (n == 0)
+        return;
+    if (l->len + n > l->cap) {
+        size_t cap = l->cap ? l->cap : 256;
+        while (cap < l->len + n)
+            cap *= 2;
+        uint8_t *q = realloc(l->p, cap);
+        if (!q)
+            abort();
+        l->p = q;
+        l->cap = cap;
+    }
+    memcpy(l->p + l->len, data, n);
+    l->len += n;
+}
+
+static inline void fz_log_u64(fz_log *l, uint64_t v)
+{
+    fz_log_put(l, &v, sizeof v);
+}
+
+/* A length-prefixed blob, so that concatenations cannot collide. */
+static inline void fz_log_blob(fz_log *l, const void *data, size_t n)
+{
+    fz_log_u64(l, n);
+    fz_log_put(l, data, n);
+}
+
+static inline int fz_log_eq(const fz_log *a, const fz_log *b)
+{
+    return a->len == b->len && (a->len == 0 || memcmp(a->p, b->p, a->len) == 0);
+}
+
+static inline void fz_log_free(fz_log *l)
+{
+    free(l->p);
+    l->p = NULL;
+    l->len = l->cap = 0;
+}
+
+#endif /* MQWS_FUZZ_COMMON_H */

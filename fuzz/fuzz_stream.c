@@ -1,0 +1,220 @@
+/*
+ * fuzz/fuzz_stream.c - MQTT packet reassembly over WebSocket (mqws_stream) and
+ * over a byte stream (mqws_assembler), MQTT-6.0.0-2.
+ *
+ * Input: one prefix byte, then the bytes a peer sends.
+ *   prefix bit 0     role: 0 server (receives masked frames), 1 client
+ *   prefix bit 1     transport: 0 WebSocket (mqws_stream), 1 raw MQTT bytes (mqws_assembler)
+ *   prefix bit 2     MQTT version used to decode each packet: 0 -> 3.1.1, 1 -> 5.0
+ *   prefix bits 3-7  k: packet buffer (maximum packet size) = k * 16 bytes, k = 0: 65536
+ *
+ * Invariants (abort on violation):
+ *  1. Feeding the input whole and in chunks (sizes 1..31 drawn from a hash of the
+ *     input, each chunk in its own exactly sized heap block, fed until NEED_MORE)
+ *     give the same events (packet bytes, ping/pong payloads, close code and
+ *     reason), the same error, the same error offset and the same bytes consumed.
+ *  2. A packet event is a whole packet: its fixed header parses and its length is
+ *     header + Remaining Length, at most the buffer size; it points into the input
+ *     chunk or into the packet buffer. mqws_mqtt_decode of it never says NEED_MORE
+ *     nor REMAINING_LENGTH, and on OK consumes exactly the packet.
+ *  3. Raw transport: the packets equal the slices a one-shot walk over the whole
+ *     input with mqws_mqtt_fixed_header gives, and the error is the one that walk
+ *     predicts (REMAINING_LENGTH / TOO_LARGE).
+ */
+#include <stdbool.h>
+
+#include "fuzz_common.h"
+#include "mqws/error.h"
+#include "mqws/mqtt.h"
+#include "mqws/stream.h"
+
+typedef struct config {
+    mqws_role role;
+    bool tcp;
+    mqws_mqtt_version version;
+    size_t cap;
+} config;
+
+static void check_packet(const config *cfg, const uint8_t *pkt, size_t len)
+{
+    FZ_CHECK(len >= 2 && len <= cfg->cap);
+    size_t header_len = 0;
+    uint32_t remaining = 0;
+    FZ_CHECK(mqws_mqtt_fixed_header(pkt, len, &header_len, &remaining) == MQWS_OK);
+    FZ_CHECK(header_len + remaining == len);
+
+    uint8_t *copy = fz_dup(pkt, len); /* exactly sized: overreads are caught */
+    mqws_packet p;
+    size_t used = 0, bad_at = 0;
+    mqws_err r = mqws_mqtt_decode(copy, len, cfg->version, NULL, &p, &used, &bad_at);
+    FZ_CHECK(r != MQWS_NEED_MORE && r != MQWS_ERR_MQTT_REMAINING_LENGTH &&
+             r != MQWS_ERR_MQTT_TOO_LARGE);
+    if (r == MQWS_OK) {
+        FZ_CHECK(used == len);
+    } else {
+        FZ_CHECK(bad_at <= len);
+    }
+    free(copy);
+}
+
+static bool points_into(const uint8_t *p, size_t n, const uint8_t *base, size_t cap)
+{
+    return p >= base && p + n <= base + cap;
+}
+
+/* Feeds buf[0..len) in chunks (rng NULL: whole); logs events; returns the error or NEED_MORE. */
+static mqws_err run(const config *cfg, const uint8_t *buf, size_t len, uint64_t *rng, fz_log *log)
+{
+    uint8_t *pbuf = fz_malloc(cfg->cap);
+    mqws_stream s;
+    mqws_assembler a;
+    memset(&s, 0, sizeof s);
+    memset(&a, 0, sizeof a);
+    if (cfg->tcp)
+        mqws_assembler_init(&a, pbuf, cfg->cap);
+    else
+        mqws_stream_init(&s, cfg->role, pbuf, cfg->cap, 0);
+
+    mqws_err result = MQWS_NEED_MORE;
+    uint64_t total = 0;
+    size_t pos = 0, events = 0;
+    while (pos < len && result == MQWS_NEED_MORE) {
+        size_t n = len - pos;
+        if (rng) {
+            size_t want = 1 + (size_t)(fz_rand(rng) % 31);
+            if (want < n)
+                n = want;
+        }
+        uint8_t *chunk = fz_dup(buf + pos, n);
+        size_t off = 0;
+        for (;;) {
+            size_t used = (size_t)-1;
+            mqws_err r;
+            uint8_t type;
+            mqws_bytes payload = {NULL, 0};
+            uint16_t close_code = 0;
+            mqws_str reason = {NULL, 0};
+            if (cfg->tcp) {
+                r = mqws_assembler_feed(&a, chunk + off, n - off, &used, &payload);
+                type = MQWS_STREAM_PACKET;
+            } else {
+                mqws_stream_event ev;
+                memset(&ev, 0, sizeof ev);
+                r = mqws_stream_feed(&s, chunk + off, n - off, &used, &ev);
+                type = (uint8_t)ev.type;
+                payload = ev.data;
+                close_code = ev.close_code;
+                reason = ev.close_reason;
+            }
+            FZ_CHECK(used <= n - off);
+            off += used;
+            total += used;
+            if (r == MQWS_NEED_MORE) {
+                FZ_CHECK(off == n);
+                break;
+            }
+            if (r != MQWS_OK) {
+                FZ_CHECK(r >= 2 && r < MQWS_ERR_COUNT_);
+                result = r;
+                break;
+            }
+            FZ_CHECK(++events <= 2 * len + 16);
+            fz_log_put(log, &type, 1);
+            switch (type) {
+            case MQWS_STREAM_PACKET:
+                FZ_CHECK(points_into(payload.ptr, payload.len, chunk, n) ||
+                         points_into(payload.ptr, payload.len, pbuf, cfg->cap));
+                check_packet(cfg, payload.ptr, payload.len);
+                fz_log_blob(log, payload.ptr, payload.len);
+                break;
+            case MQWS_STREAM_PING:
+            case MQWS_STREAM_PONG:
+                FZ_CHECK(!cfg->tcp && payload.len <= MQWS_WS_MAX_CONTROL_PAYLOAD);
+                fz_log_blob(log, payload.ptr, payload.len);
+                break;
+            case MQWS_STREAM_CLOSE:
+                FZ_CHECK(!cfg->tcp);
+                fz_log_u64(log, close_code);
+                fz_log_blob(log, reason.ptr, reason.len);
+                break;
+            default:
+                FZ_CHECK(!"unknown stream event type");
+            }
+        }
+        free(chunk);
+        pos += n;
+    }
+    fz_log_u64(log, (uint64_t)result);
+    fz_log_u64(log, total);
+    uint64_t err_off = 0;
+    if (result != MQWS_NEED_MORE)
+        err_off = cfg->tcp ? a.err_offset : mqws_stream_err_offset(&s);
+    FZ_CHECK(err_off <= len);
+    fz_log_u64(log, err_off);
+    free(pbuf);
+    return result;
+}
+
+/* Raw transport oracle: slice the whole input with mqws_mqtt_fixed_header. */
+static void check_tcp_oracle(const config *cfg, const uint8_t *buf, size_t len, mqws_err got,
+                             const fz_log *got_log)
+{
+    fz_log want;
+    memset(&want, 0, sizeof want);
+    mqws_err expect = MQWS_NEED_MORE;
+    size_t pos = 0;
+    while (pos < len) {
+        size_t header_len = 0;
+        uint32_t remaining = 0;
+        mqws_err r = mqws_mqtt_fixed_header(buf + pos, len - pos, &header_len, &remaining);
+        if (r == MQWS_NEED_MORE)
+            break;
+        if (r != MQWS_OK) {
+            expect = r;
+            break;
+        }
+        uint64_t total = (uint64_t)header_len + remaining;
+        if (total > cfg->cap) {
+            expect = MQWS_ERR_MQTT_TOO_LARGE;
+            break;
+        }
+        if (total > len - pos)
+            break;
+        uint8_t type = MQWS_STREAM_PACKET;
+        fz_log_put(&want, &type, 1);
+        fz_log_blob(&want, buf + pos, (size_t)total);
+        pos += (size_t)total;
+    }
+    FZ_CHECK(got == expect);
+    /* the got log ends with result, total and error offset: compare the events only */
+    FZ_CHECK(got_log->len == want.len + 3 * sizeof(uint64_t));
+    FZ_CHECK(want.len == 0 || memcmp(got_log->p, want.p, want.len) == 0);
+    fz_log_free(&want);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 1)
+        return 0;
+    config cfg;
+    cfg.role = (data[0] & 1) ? MQWS_ROLE_CLIENT : MQWS_ROLE_SERVER;
+    cfg.tcp = (data[0] & 2) != 0;
+    cfg.version = (data[0] & 4) ? MQWS_MQTT_V5 : MQWS_MQTT_V311;
+    cfg.cap = (data[0] >> 3) ? (size_t)(data[0] >> 3) * 16u : 65536u;
+    const uint8_t *in = data + 1;
+    size_t len = size - 1;
+    uint64_t rng = fz_hash(data, size);
+
+    fz_log whole, chunked;
+    memset(&whole, 0, sizeof whole);
+    memset(&chunked, 0, sizeof chunked);
+    mqws_err r1 = run(&cfg, in, len, NULL, &whole);
+    mqws_err r2 = run(&cfg, in, len, &rng, &chunked);
+    FZ_CHECK(r1 == r2);
+    FZ_CHECK(fz_log_eq(&whole, &chunked));
+    if (cfg.tcp)
+        check_tcp_oracle(&cfg, in, len, r1, &whole);
+    fz_log_free(&whole);
+    fz_log_free(&chunked);
+    return 0;
+}
