@@ -30,7 +30,7 @@ TEST_SRC := $(sort $(wildcard reference/tests/test_*.c))
 TEST_SUP := $(sort $(wildcard reference/tests/support/*.c))
 TEST_LIBS = $(shell pkg-config --libs cmocka jansson 2>/dev/null || echo -lcmocka -ljansson) $(LIBCRYPTO)
 
-.PHONY: all lib deps-build deps-test test test-unit test-asan lint-vectors replay run \
+.PHONY: requirements test-unit-nodeps all lib deps-build deps-test test test-unit test-asan lint-vectors replay run \
         fuzz fuzz-build fuzz-seeds bench bench-codec coverage install clean help
 
 all: lib
@@ -68,32 +68,37 @@ TEST_BINS = $(TEST_SRC:reference/tests/%.c=$(BUILD)/tests/%)
 # Runs every unit test binary from the project root (they read vectors/).
 test-unit: deps-test
 	@$(MAKE) --no-print-directory $(BUILD)/libmqws.a $(TEST_BINS)
-	@ci/run-tests.sh $(TEST_BINS)
+	@ci/run-tests.sh unit $(TEST_BINS)
 
 # The same tests built with AddressSanitizer + UndefinedBehaviorSanitizer.
 test-asan: deps-test
-	@$(MAKE) --no-print-directory BUILD=build-asan \
+	@$(MAKE) --no-print-directory BUILD=build-asan SUITE=asan \
 	  OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" \
 	  LDFLAGS="-fsanitize=address,undefined" test-unit-nodeps
 
 test-unit-nodeps:
 	@$(MAKE) --no-print-directory $(BUILD)/libmqws.a $(TEST_BINS) \
 	  CFLAGS="$(CFLAGS) $(LDFLAGS)"
-	@ci/run-tests.sh $(TEST_BINS)
+	@ci/run-tests.sh $(SUITE) $(TEST_BINS)
 
 lint-vectors: deps-test
 	$(PYTHON) vectors/lint.py
+	$(PYTHON) ci/requirements.py --check
+
+# Regenerates docs/requirements.md after vectors or tests change.
+requirements:
+	$(PYTHON) ci/requirements.py
 
 # Seed corpora replayed through the plain (non-libFuzzer) driver.
 replay: deps-test
 	@$(MAKE) --no-print-directory -f fuzz/fuzz.mk replay PYTHON=$(PYTHON)
 
+# Ends with the sanitizer run's summary line ("asan: N passed, N failed").
 test: deps-test
 	@$(MAKE) --no-print-directory lint-vectors
+	@$(MAKE) --no-print-directory replay
 	@$(MAKE) --no-print-directory test-unit
 	@$(MAKE) --no-print-directory test-asan
-	@$(MAKE) --no-print-directory replay
-	@echo "make test: all stages passed"
 
 # ---------------------------------------------------------------- fuzzing
 fuzz-build:
@@ -121,7 +126,7 @@ $(BUILD)/bench_codec: reference/bench/bench_codec.c $(BUILD)/libmqws.a
 coverage: deps-test
 	@ci/deps.sh coverage
 	@rm -rf build-cov
-	@$(MAKE) --no-print-directory BUILD=build-cov OPT="-O0 -g --coverage" \
+	@$(MAKE) --no-print-directory BUILD=build-cov SUITE=coverage OPT="-O0 -g --coverage" \
 	  CFLAGS="--coverage" test-unit-nodeps
 	gcovr -r . --filter reference/lib/ --object-directory build-cov/obj --print-summary \
 	  --txt build-cov/coverage.txt

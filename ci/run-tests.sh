@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs cmocka test binaries from the project root and prints one summary line.
 # Fails when any binary fails, crashes, or when no test ran at all.
+# Usage: ci/run-tests.sh LABEL BINARY...   (LABEL is one word: unit, asan, coverage)
 set -uo pipefail
+label=${1:-unit}; shift || true
 passed=0; failed=0; bins_failed=()
 for bin in "$@"; do
   out=$("$bin" 2>&1); rc=$?
@@ -15,7 +17,7 @@ for bin in "$@"; do
     printf '%s\n' "$out" | tail -n 40
   fi
 done
-echo "$(basename "$(dirname "$(dirname "${1:-x/x/x}")")") unit tests: $passed passed, $failed failed"
+echo "$label: $passed passed, $failed failed"
 if [ ${#bins_failed[@]} -ne 0 ]; then echo "failing: ${bins_failed[*]}"; exit 1; fi
 if [ $passed -eq 0 ]; then echo "no test ran"; exit 1; fi
 exit 0

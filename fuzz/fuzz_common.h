@@ -107,6 +107,18 @@ static inline int fz_log_eq(const fz_log *a, const fz_log *b)
     return a->len == b->len && (a->len == 0 || memcmp(a->p, b->p, a->len) == 0);
 }
 
+/* On a mismatch: prints both logs in hex (the records are target-specific; a diff shows where). */
+static inline void fz_log_dump_pair(const char *what, const fz_log *a, const fz_log *b)
+{
+    const fz_log *l[2] = {a, b};
+    for (int k = 0; k < 2; k++) {
+        fprintf(stderr, "%s %s (%zu bytes):", what, k ? "chunked" : "whole", l[k]->len);
+        for (size_t i = 0; i < l[k]->len; i++)
+            fprintf(stderr, "%s%02x", i % 8 ? "" : " ", l[k]->p[i]);
+        fprintf(stderr, "\n");
+    }
+}
+
 static inline void fz_log_free(fz_log *l)
 {
     free(l->p);

@@ -3,7 +3,7 @@
  *
  * Input: one prefix byte, then the bytes a peer sends.
  *   prefix bit 0    role: 0 server (receives masked client frames), 1 client
- *   prefix bits 1-7 k: max_message = k * 8 bytes, k = 0: the default limit
+ *   prefix bits 1-7 k: max_message = k * 4 bytes, k = 0: the default limit
  *
  * Invariants (abort on violation):
  *  1. Decoding the input whole and decoding it in chunks (sizes 1..23 drawn from a
@@ -259,7 +259,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 1)
         return 0;
     mqws_role role = (data[0] & 1) ? MQWS_ROLE_CLIENT : MQWS_ROLE_SERVER;
-    uint64_t max_message = (uint64_t)(data[0] >> 1) * 8u;
+    uint64_t max_message = (uint64_t)(data[0] >> 1) * 4u;
     const uint8_t *in = data + 1;
     size_t len = size - 1;
     uint64_t rng = fz_hash(data, size);
@@ -269,6 +269,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&chunked, 0, sizeof chunked);
     mqws_err r1 = run_decoder(role, max_message, in, len, NULL, &whole);
     mqws_err r2 = run_decoder(role, max_message, in, len, &rng, &chunked);
+    if (r1 != r2 || !fz_log_eq(&whole.frames_log, &chunked.frames_log) ||
+        !fz_log_eq(&whole.tail_log, &chunked.tail_log)) {
+        fprintf(stderr, "whole: %s, chunked: %s\n", mqws_err_name(r1), mqws_err_name(r2));
+        fz_log_dump_pair("frames", &whole.frames_log, &chunked.frames_log);
+        fz_log_dump_pair("tail (open frame; result, consumed, err_offset as u64)", &whole.tail_log,
+                         &chunked.tail_log);
+    }
     FZ_CHECK(r1 == r2);
     FZ_CHECK(fz_log_eq(&whole.frames_log, &chunked.frames_log));
     FZ_CHECK(fz_log_eq(&whole.tail_log, &chunked.tail_log));

@@ -181,7 +181,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* 4. encode -> decode -> encode */
     size_t need = 0;
     mqws_err e = mqws_mqtt_encode(&pkt, version, NULL, 0, &need);
-    FZ_CHECK(e == MQWS_OK);
+    /* a size query answers BUFFER_TOO_SMALL (or OK) with the size needed */
+    if (e != MQWS_OK && e != MQWS_ERR_BUFFER_TOO_SMALL)
+        fprintf(stderr, "encode of a decoded %s failed: %s\n", mqws_packet_type_name(pkt.type),
+                mqws_err_name(e));
+    FZ_CHECK(e == MQWS_OK || e == MQWS_ERR_BUFFER_TOO_SMALL);
     FZ_CHECK(need >= 2);
     uint8_t *enc = fz_malloc(need);
     size_t written = 0;

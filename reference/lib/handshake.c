@@ -63,7 +63,7 @@ static mqws_err find_head_end(mqws_http_head *h, const char *buf, size_t len, si
 {
     size_t max = h->max_bytes ? h->max_bytes : MQWS_HS_DEFAULT_MAX_BYTES;
     size_t i = h->scanned_ <= len ? h->scanned_ : 0;
-    for (; i < len; i++) {
+    for (; i < len && i < max; i++) { /* bytes past the limit are never looked at */
         if (buf[i] != '\n')
             continue;
         if (i == 0 || buf[i - 1] != '\r')
@@ -386,8 +386,15 @@ mqws_err mqws_hs_server_accept(const mqws_hs_request *req, const mqws_hs_server_
         return refuse(res, MQWS_ERR_HS_METHOD);
     if (req->http_major < 1 || (req->http_major == 1 && req->http_minor < 1))
         return refuse(res, MQWS_ERR_HS_HTTP_VERSION);
-    if (cfg->path && !mqws_str_eq(req->target, cfg->path))
-        return refuse(res, MQWS_ERR_HS_PATH);
+    if (cfg->path) {
+        /* The query ("?token=…", common from browsers) is not part of the path. */
+        mqws_str path = req->target;
+        const char *q = memchr(path.ptr, '?', path.len);
+        if (q)
+            path.len = (size_t)(q - path.ptr);
+        if (!mqws_str_eq(path, cfg->path))
+            return refuse(res, MQWS_ERR_HS_PATH);
+    }
     const mqws_http_header *host = mqws_http_find(req, "Host");
     if (!host || host->value.len == 0 || count_headers(req, "Host") != 1)
         return refuse(res, MQWS_ERR_HS_HOST); /* RFC 7230 5.4 */
@@ -424,13 +431,20 @@ static const char *status_text(int status)
     }
 }
 
-/* snprintf into the caller's buffer; the size needed is reported either way. */
+/*
+ * snprintf wrote (or wanted to write) n characters. On success *written is n;
+ * when it did not fit, the buffer size needed, which includes snprintf's NUL.
+ */
 static mqws_err finish_write(int n, size_t cap, size_t *written)
 {
     if (n < 0)
         return MQWS_ERR_INTERNAL;
-    *written = (size_t)n;
-    return (size_t)n < cap ? MQWS_OK : MQWS_ERR_BUFFER_TOO_SMALL;
+    if ((size_t)n < cap) {
+        *written = (size_t)n;
+        return MQWS_OK;
+    }
+    *written = (size_t)n + 1;
+    return MQWS_ERR_BUFFER_TOO_SMALL;
 }
 
 mqws_err mqws_hs_write_response(const mqws_hs_server_result *res, char *out, size_t cap,
@@ -526,8 +540,7 @@ mqws_err mqws_hs_client_request(const mqws_hs_client_config *cfg, const uint8_t 
                      i + 1 == cfg->num_subprotocols ? "\r\n" : "");
     MQWS_APPEND_("\r\n");
 #undef MQWS_APPEND_
-    *written = pos;
-    return pos < cap ? MQWS_OK : MQWS_ERR_BUFFER_TOO_SMALL;
+    return finish_write((int)pos, cap, written);
 }
 
 mqws_err mqws_hs_client_verify(const mqws_hs_response *resp, const mqws_hs_client_config *cfg,

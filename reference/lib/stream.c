@@ -67,7 +67,7 @@ mqws_err mqws_assembler_feed(mqws_assembler *a, const uint8_t *in, size_t len, s
             continue;
         if (r != MQWS_OK) {
             if (r == MQWS_ERR_MQTT_REMAINING_LENGTH)
-                a->err_offset = a->offset + pos - 1;
+                a->err_offset = a->offset + pos - a->have + 1; /* the field, as above */
             a->offset += pos;
             *consumed = pos;
             return r;
@@ -161,8 +161,8 @@ mqws_err mqws_stream_feed(mqws_stream *s, uint8_t *in, size_t len, size_t *consu
         if (w.type == MQWS_WS_EV_CONTROL)
             return control_event(&w, ev);
         if (w.opcode != MQWS_WS_BINARY) {
-            /* MQTT-6.0.0-1: only binary frames carry MQTT; blame the payload's first byte. */
-            s->err_offset = s->ws.offset - w.len;
+            /* MQTT-6.0.0-1: only binary frames carry MQTT; blame the opcode's byte. */
+            s->err_offset = w.frame_offset;
             return MQWS_ERR_STREAM_TEXT_FRAME;
         }
         s->pending = w.data;

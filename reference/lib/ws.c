@@ -203,6 +203,7 @@ mqws_err mqws_ws_decode(mqws_ws_decoder *d, uint8_t *buf, size_t len, size_t *co
                 break;
             }
             uint64_t hdr_start = d->offset + pos - d->hdr_len;
+            d->frame_start = hdr_start;
             while (d->hdr_len < d->hdr_need && pos < len) {
                 uint8_t b = buf[pos];
                 if (d->hdr_len == 0)
@@ -241,6 +242,7 @@ mqws_err mqws_ws_decode(mqws_ws_decoder *d, uint8_t *buf, size_t len, size_t *co
             ev->opcode = (mqws_ws_opcode)d->opcode;
             ev->data = d->control;
             ev->len = d->control_len;
+            ev->frame_offset = d->frame_start;
             if (d->opcode == MQWS_WS_CLOSE) {
                 r = check_close(d, ev, d->offset + pos - d->control_len);
                 if (r != MQWS_OK)
@@ -265,6 +267,7 @@ mqws_err mqws_ws_decode(mqws_ws_decoder *d, uint8_t *buf, size_t len, size_t *co
         ev->opcode = (mqws_ws_opcode)d->msg_opcode;
         ev->data = buf + pos;
         ev->len = n;
+        ev->frame_offset = d->frame_start;
         ev->message_start = !d->frame_started_ && d->opcode != MQWS_WS_CONTINUATION;
         d->frame_started_ = true;
         d->remaining -= n;

@@ -90,14 +90,14 @@ static void run_split(void *vctx, const tu_plan *plan)
                 VFAIL(c->vc, "%s: call with %zu of %zu bytes gave\n  %s\nwhole input gave\n  %s",
                       plan->desc, plan->ends[i], c->len, got, c->want);
             }
-            free(got);
+            tu_free(got);
             return;
         }
     }
     char *got = summarize(r, &h, head_len);
     if (strcmp(got, c->want) != 0)
         VFAIL(c->vc, "%s: gave\n  %s\nwhole input gave\n  %s", plan->desc, got, c->want);
-    free(got);
+    tu_free(got);
 }
 
 /* Parses the whole input on a guard page (result in *h, views into *g), then checks
@@ -124,7 +124,7 @@ static mqws_err parse_all_ways(const vec_case *vc, parse_fn parse, const uint8_t
     tu_for_each_split(len, run_split, &c);
     guard_free(&c.g1);
     guard_free(&c.g2);
-    free(want);
+    tu_free(want);
     return r;
 }
 
@@ -177,17 +177,13 @@ static void policy_from(const json_t *params, mqws_subproto_policy *p)
 static void check_written_response(const vec_case *vc, const mqws_hs_server_result *res,
                                    const mqws_hs_request *req)
 {
-    size_t need = 0;
-    char small[1];
-    mqws_err r = mqws_hs_write_response(res, small, 0, &need);
-    if (r != MQWS_ERR_BUFFER_TOO_SMALL || need == 0)
-        VFAIL(vc, "write_response with cap 0: %s, size %zu (expected BUFFER_TOO_SMALL + size)",
-              mqws_err_name(r), need);
-    char *out = malloc(need);
-    size_t written = 0;
-    r = mqws_hs_write_response(res, out, need, &written);
-    if (r != MQWS_OK || written != need)
-        VFAIL(vc, "write_response with cap %zu: %s, wrote %zu", need, mqws_err_name(r), written);
+    /* The exact-size contract (BUFFER_TOO_SMALL reports the size) is test_api's job;
+     * here a roomy buffer checks what is written. */
+    size_t cap = 4096, written = 0;
+    char *out = tu_malloc(cap);
+    mqws_err r = mqws_hs_write_response(res, out, cap, &written);
+    if (r != MQWS_OK || written == 0 || written >= cap)
+        VFAIL(vc, "write_response: %s, wrote %zu", mqws_err_name(r), written);
 
     guard_buf g = {0};
     const char *p = (const char *)guard_put(&g, out, written);
@@ -223,7 +219,7 @@ static void check_written_response(const vec_case *vc, const mqws_hs_server_resu
             mqws_str tok;
             while (n < MQWS_HS_MAX_HEADERS &&
                    mqws_http_next_token(req, "Sec-WebSocket-Protocol", &cursor, &tok)) {
-                offered[n] = calloc(1, tok.len + 1);
+                offered[n] = tu_calloc(1, tok.len + 1);
                 memcpy(offered[n], tok.ptr, tok.len);
                 n++;
             }
@@ -235,7 +231,7 @@ static void check_written_response(const vec_case *vc, const mqws_hs_server_resu
             if (sel.len != res->subprotocol.len)
                 VFAIL(vc, "client_verify selected %.*s", (int)sel.len, sel.ptr ? sel.ptr : "");
             for (size_t i = 0; i < n; i++)
-                free(offered[i]);
+                tu_free(offered[i]);
         }
     } else if (res->status == 426) {
         const mqws_http_header *v = mqws_http_find(&resp, "Sec-WebSocket-Version");
@@ -243,7 +239,7 @@ static void check_written_response(const vec_case *vc, const mqws_hs_server_resu
             VFAIL(vc, "426 response lacks Sec-WebSocket-Version: 13");
     }
     guard_free(&g);
-    free(out);
+    tu_free(out);
 }
 
 static void test_server_request(const vec_case *vc)
@@ -300,7 +296,7 @@ static void test_server_request(const vec_case *vc)
         check_written_response(vc, &res, r == MQWS_OK ? &req : NULL);
 done:
     guard_free(&g);
-    free(in);
+    tu_free(in);
 }
 
 /* ---------------------------------------------------------------- client_responses.json */
@@ -316,7 +312,7 @@ static void test_client_response(const vec_case *vc)
 
     const json_t *joff = json_object_get(vc->params, "offered");
     size_t n = json_is_array(joff) ? json_array_size(joff) : 0;
-    const char **offered = calloc(n + 1, sizeof *offered);
+    const char **offered = tu_calloc(n + 1, sizeof *offered);
     for (size_t i = 0; i < n; i++)
         offered[i] = json_string_value(json_array_get(joff, i));
     mqws_hs_client_config cc;
@@ -336,9 +332,9 @@ static void test_client_response(const vec_case *vc)
     const char *sp = vec_str(vc->expect, "subprotocol", NULL);
     if (r == MQWS_OK && sp)
         check_str(vc, "subprotocol", sel, sp);
-    free(offered);
+    tu_free(offered);
     guard_free(&g);
-    free(in);
+    tu_free(in);
 }
 
 /* ---------------------------------------------------------------- main */

@@ -168,10 +168,10 @@ static void compare(ws_ctx *c, const tu_plan *plan, const ws_run *run)
                 VFAIL(vc, "bad payload hex in event %zu", i);
             if (wl != e->payload.len || (wl && memcmp(wp, e->payload.p, wl) != 0)) {
                 char *got = vec_tohex(e->payload.p, e->payload.len);
-                VFAIL(vc, "%s: event %zu (%s): payload expected %s, got %s", plan->desc, i, wt,
-                      strlen(hex) > 200 ? "(long)" : hex, strlen(got) > 200 ? "(long)" : got);
+                VFAIL(vc, "%s: event %zu (%s): payload expected %zu bytes %.300s, got %zu bytes %.300s",
+                      plan->desc, i, wt, wl, hex, e->payload.len, got);
             }
-            free(wp);
+            tu_free(wp);
         }
         if (strcmp(wt, "data") == 0) {
             const char *op = vec_str(w, "opcode", NULL);
@@ -210,11 +210,11 @@ static void compare(ws_ctx *c, const tu_plan *plan, const ws_run *run)
 static void run_plan(void *vctx, const tu_plan *plan)
 {
     ws_ctx *c = vctx;
-    ws_run *run = calloc(1, sizeof *run);
+    ws_run *run = tu_calloc(1, sizeof *run);
     decode_plan(c, plan, run);
     compare(c, plan, run);
     run_free(run);
-    free(run);
+    tu_free(run);
 }
 
 /*
@@ -261,10 +261,10 @@ static bool reencode_frames(const vec_case *vc, const uint8_t *in, size_t len, b
             return false;
         size_t flen = hl + (size_t)plen;
         if (encode && minimal && (f[0] & 0x70) == 0) {
-            uint8_t *payload = malloc((size_t)plen + 1);
+            uint8_t *payload = tu_malloc((size_t)plen + 1);
             for (size_t i = 0; i < plen; i++)
                 payload[i] = f[hl + i] ^ (mask ? mask[i % 4] : 0);
-            uint8_t *out = malloc(flen + 1);
+            uint8_t *out = tu_malloc(flen + 1);
             size_t written = 0;
             mqws_err r = mqws_ws_encode_frame(out, flen, &written, (mqws_ws_opcode)opcode, fin,
                                               payload, (size_t)plen, mask);
@@ -275,8 +275,8 @@ static bool reencode_frames(const vec_case *vc, const uint8_t *in, size_t len, b
                           "  want %s\n  got  %s",
                       at, mqws_err_name(r), written, flen, want, got);
             }
-            free(out);
-            free(payload);
+            tu_free(out);
+            tu_free(payload);
         }
         at += flen;
     }
@@ -306,7 +306,7 @@ static void test_frames(const vec_case *vc)
             reencode_frames(vc, c.in, c.len, true);
     }
     guard_free(&c.g);
-    free((void *)(uintptr_t)c.in);
+    tu_free((void *)(uintptr_t)c.in);
 }
 
 int main(void)

@@ -80,7 +80,7 @@ extern "C" {
       "remaining length longer than 4 bytes or not minimal")                                      \
     X(MQTT_MALFORMED, "MQTT-4.13.1", 0, 1002, 0x81,                                                \
       "packet body does not match its remaining length")                                          \
-    X(MQTT_TOO_LARGE, "MQTT-3.1.2-24", 0, 1009, 0x95, "packet exceeds the maximum packet size")   \
+    X(MQTT_TOO_LARGE, "MQTT-3.2.2.3.6", 0, 1009, 0x95, "packet exceeds the maximum packet size")   \
     X(MQTT_UTF8, "MQTT-1.5.3-1", 0, 1002, 0x81, "ill-formed UTF-8 string")                        \
     X(MQTT_UTF8_NUL, "MQTT-1.5.3-2", 0, 1002, 0x81, "UTF-8 string contains U+0000")               \
     X(MQTT_PROTOCOL_NAME, "MQTT-3.1.2-1", 0, 1002, 0x84, "protocol name is not 'MQTT'")           \

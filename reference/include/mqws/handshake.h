@@ -122,7 +122,8 @@ typedef struct mqws_subproto_policy {
 } mqws_subproto_policy;
 
 typedef struct mqws_hs_server_config {
-    const char *path;       /* exact request-target to serve, e.g. "/mqtt"; NULL: any path */
+    const char *path;       /* path to serve, e.g. "/mqtt", compared exactly with the
+                               request-target up to any '?query'; NULL: any path */
     mqws_subproto_policy subprotocol;
 } mqws_hs_server_config;
 
@@ -153,7 +154,8 @@ mqws_err mqws_hs_server_accept(const mqws_hs_request *req, const mqws_hs_server_
  * or the error status with "Connection: close", a text/plain one-line body
  * naming the failed rule, and for 426 "Sec-WebSocket-Version: 13".
  *
- * @param[out] written  bytes written; on MQWS_ERR_BUFFER_TOO_SMALL the size needed.
+ * @param[out] written  bytes written (a NUL follows them); on MQWS_ERR_BUFFER_TOO_SMALL
+ *                      the buffer size needed, NUL included.
  * @return MQWS_OK, MQWS_ERR_BUFFER_TOO_SMALL, MQWS_ERR_ARG.
  */
 mqws_err mqws_hs_write_response(const mqws_hs_server_result *res, char *out, size_t cap,
@@ -172,7 +174,8 @@ typedef struct mqws_hs_client_config {
  * Writes the GET request. The caller supplies the 16 random bytes (the codec has
  * no random source); the base64 key is returned for mqws_hs_client_verify.
  *
- * @param[out] written  bytes written; on MQWS_ERR_BUFFER_TOO_SMALL the size needed.
+ * @param[out] written  bytes written (a NUL follows them); on MQWS_ERR_BUFFER_TOO_SMALL
+ *                      the buffer size needed, NUL included.
  * @return MQWS_OK, MQWS_ERR_BUFFER_TOO_SMALL, MQWS_ERR_ARG (missing host/path,
  *         a subprotocol that is not an RFC 7230 token, CR/LF in a value).
  */

@@ -64,6 +64,7 @@ typedef struct mqws_ws_event {
     bool message_end;        /* DATA: last chunk of the message (frame_end and FIN) */
     uint16_t close_code;     /* CLOSE: status code, 1005 (no status) when the payload is empty */
     mqws_str close_reason;   /* CLOSE: validated UTF-8 reason, may be empty */
+    uint64_t frame_offset;   /* stream offset of this frame's first header byte */
 } mqws_ws_event;
 
 typedef struct mqws_ws_decoder {
@@ -87,6 +88,7 @@ typedef struct mqws_ws_decoder {
     uint64_t message_len;     /* payload bytes of the open message so far */
     uint8_t control[MQWS_WS_MAX_CONTROL_PAYLOAD];
     uint8_t control_len;
+    uint64_t frame_start;     /* stream offset of the current frame's header */
     uint64_t offset;          /* total bytes consumed so far */
     uint64_t err_offset;      /* on error: stream offset of the offending byte */
 } mqws_ws_decoder;

@@ -15,6 +15,74 @@ const char *const vec_all_files[] = {
 };
 const size_t vec_num_all_files = sizeof vec_all_files / sizeof vec_all_files[0];
 
+/* ---------------------------------------------------------------- tracked memory */
+
+static void **g_tracked;
+static size_t g_ntracked, g_captracked;
+
+static void track(void *p)
+{
+    if (!p)
+        abort();
+    if (g_ntracked == g_captracked) {
+        g_captracked = g_captracked ? 2 * g_captracked : 64;
+        g_tracked = realloc(g_tracked, g_captracked * sizeof *g_tracked);
+        if (!g_tracked)
+            abort();
+    }
+    g_tracked[g_ntracked++] = p;
+}
+
+static void untrack(void *p)
+{
+    for (size_t i = g_ntracked; i-- > 0;)
+        if (g_tracked[i] == p) {
+            g_tracked[i] = g_tracked[--g_ntracked];
+            return;
+        }
+    abort(); /* not allocated by tu_malloc */
+}
+
+void *tu_malloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    track(p);
+    return p;
+}
+
+void *tu_calloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    track(p);
+    return p;
+}
+
+void *tu_realloc(void *p, size_t n)
+{
+    if (!p)
+        return tu_malloc(n);
+    untrack(p);
+    void *q = realloc(p, n ? n : 1);
+    track(q);
+    return q;
+}
+
+void tu_free(void *p)
+{
+    if (!p)
+        return;
+    untrack(p);
+    free(p);
+}
+
+int tu_teardown(void **state)
+{
+    (void)state;
+    while (g_ntracked)
+        free(g_tracked[--g_ntracked]);
+    return 0;
+}
+
 static char *xstrdup(const char *s)
 {
     size_t n = strlen(s) + 1;
@@ -85,13 +153,11 @@ uint8_t *vec_hex(const char *hex, size_t *len)
     size_t n = strlen(hex);
     if (n % 2)
         return NULL;
-    uint8_t *out = malloc(n / 2 + 1);
-    if (!out)
-        abort();
+    uint8_t *out = tu_malloc(n / 2 + 1);
     for (size_t i = 0; i < n / 2; i++) {
         int hi = hexval((unsigned char)hex[2 * i]), lo = hexval((unsigned char)hex[2 * i + 1]);
         if (hi < 0 || lo < 0) {
-            free(out);
+            tu_free(out);
             return NULL;
         }
         out[i] = (uint8_t)(hi << 4 | lo);
@@ -103,9 +169,7 @@ uint8_t *vec_hex(const char *hex, size_t *len)
 char *vec_tohex(const uint8_t *p, size_t n)
 {
     static const char digits[] = "0123456789abcdef";
-    char *s = malloc(2 * n + 1);
-    if (!s)
-        abort();
+    char *s = tu_malloc(2 * n + 1);
     for (size_t i = 0; i < n; i++) {
         s[2 * i] = digits[p[i] >> 4];
         s[2 * i + 1] = digits[p[i] & 15];
@@ -131,9 +195,7 @@ uint8_t *vec_input(const vec_case *vc, size_t *len)
     const json_t *text = json_object_get(vc->test, "text");
     if (json_is_string(text)) {
         size_t n = json_string_length(text);
-        uint8_t *p = malloc(n + 1);
-        if (!p)
-            abort();
+        uint8_t *p = tu_malloc(n + 1);
         memcpy(p, json_string_value(text), n);
         *len = n;
         return p;
@@ -228,6 +290,7 @@ int vec_run(const char *group_name, const char *const *files, size_t nfiles, vec
         tests[i].name = cases[i]->id;
         tests[i].test_func = vec_dispatch;
         tests[i].initial_state = cases[i];
+        tests[i].teardown_func = tu_teardown;
     }
     for (size_t i = 0; i < nextra; i++)
         tests[n + i] = extra[i];
@@ -282,6 +345,15 @@ uint8_t *guard_put(guard_buf *g, const void *src, size_t len)
     return p;
 }
 
+uint8_t *guard_reserve(guard_buf *g, size_t len)
+{
+    if (!g->map || len > g->cap) {
+        guard_free(g);
+        guard_init(g, len);
+    }
+    return g->map + g->cap - len;
+}
+
 void guard_free(guard_buf *g)
 {
     if (g->map)
@@ -317,25 +389,21 @@ void tu_for_each_split(size_t len, tu_plan_fn fn, void *ctx)
     }
 
     if (len > 1) {
-        size_t *ends = malloc(len * sizeof *ends);
-        if (!ends)
-            abort();
+        size_t *ends = tu_malloc(len * sizeof *ends);
         for (size_t i = 0; i < len; i++)
             ends[i] = i + 1;
         snprintf(plan.desc, sizeof plan.desc, "byte by byte");
         plan.ends = ends;
         plan.n = len;
         fn(ctx, &plan);
-        free(ends);
+        tu_free(ends);
     }
 }
 
 void tu_plan_chunks(const size_t *lens, size_t nchunks, const char *desc, tu_plan_fn fn,
                     void *ctx)
 {
-    size_t *ends = malloc((nchunks + 1) * sizeof *ends);
-    if (!ends)
-        abort();
+    size_t *ends = tu_malloc((nchunks + 1) * sizeof *ends);
     size_t at = 0;
     for (size_t i = 0; i < nchunks; i++) {
         at += lens[i];
@@ -351,7 +419,7 @@ void tu_plan_chunks(const size_t *lens, size_t nchunks, const char *desc, tu_pla
     plan.ends = ends;
     plan.n = nchunks;
     fn(ctx, &plan);
-    free(ends);
+    tu_free(ends);
 }
 
 /* ---------------------------------------------------------------- bytes */
@@ -362,10 +430,7 @@ void tu_bytes_append(tu_bytes *b, const void *src, size_t n)
         size_t cap = b->cap ? b->cap : 64;
         while (cap < b->len + n + 1)
             cap *= 2;
-        uint8_t *p = realloc(b->p, cap);
-        if (!p)
-            abort();
-        b->p = p;
+        b->p = tu_realloc(b->p, cap);
         b->cap = cap;
     }
     if (n)
@@ -375,7 +440,7 @@ void tu_bytes_append(tu_bytes *b, const void *src, size_t n)
 
 void tu_bytes_free(tu_bytes *b)
 {
-    free(b->p);
+    tu_free(b->p);
     b->p = NULL;
     b->len = b->cap = 0;
 }

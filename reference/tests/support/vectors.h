@@ -62,14 +62,14 @@ const char *vec_str(const json_t *obj, const char *key, const char *dflt);
 long long vec_int(const json_t *obj, const char *key, long long dflt);
 bool vec_bool(const json_t *obj, const char *key, bool dflt);
 
-/** Decodes lower/upper-case hex into a malloc'd buffer (never NULL on success, even
+/** Decodes lower/upper-case hex into a tracked buffer (tu_free) (never NULL on success, even
  *  for ""). Returns NULL for odd length or a non-hex digit. */
 uint8_t *vec_hex(const char *hex, size_t *len);
 
 /** The test's input: "text" (the string's bytes) or "input" (hex). Fails the test if absent. */
 uint8_t *vec_input(const vec_case *vc, size_t *len);
 
-/** Lower-case hex of (p, n), malloc'd, for messages. */
+/** Lower-case hex of (p, n), tracked (tu_free), for messages. */
 char *vec_tohex(const uint8_t *p, size_t n);
 
 /** Fails the current test with "id: message". */
@@ -93,6 +93,8 @@ typedef struct guard_buf {
 
 void guard_init(guard_buf *g, size_t cap);
 uint8_t *guard_put(guard_buf *g, const void *src, size_t len); /* grows if needed */
+/** len bytes (content undefined) ending right before the guard page: an output buffer. */
+uint8_t *guard_reserve(guard_buf *g, size_t len);
 void guard_free(guard_buf *g);
 
 /* ---------------------------------------------------------------- split plans */
@@ -122,6 +124,20 @@ void tu_for_each_split(size_t len, tu_plan_fn fn, void *ctx);
 /** Calls @p fn with one plan made of the given chunk lengths. */
 void tu_plan_chunks(const size_t *lens, size_t nchunks, const char *desc, tu_plan_fn fn,
                     void *ctx);
+
+/* ---------------------------------------------------------------- tracked memory */
+
+/*
+ * A failed cmocka assertion longjmps out of the test, so memory freed at the end
+ * of a test would leak (and LeakSanitizer would blame the harness). Test code
+ * allocates through these; tu_teardown (installed by vec_run for every vector
+ * test; use it as the teardown of other tests) frees whatever is left.
+ */
+void *tu_malloc(size_t n);
+void *tu_calloc(size_t n, size_t size);
+void *tu_realloc(void *p, size_t n);
+void tu_free(void *p);
+int tu_teardown(void **state);
 
 /* ---------------------------------------------------------------- growable byte buffer */
 
