@@ -10,9 +10,10 @@
 #include "mqtt_internal.h"
 
 static const char *const k_type_names[16] = {
-    "RESERVED", "CONNECT", "CONNACK",  "PUBLISH",     "PUBACK",   "PUBREC",
-    "PUBREL",   "PUBCOMP", "SUBSCRIBE", "SUBACK",     "UNSUBSCRIBE", "UNSUBACK",
-    "PINGREQ",  "PINGRESP", "DISCONNECT", "AUTH"};
+    "RESERVED", "CONNECT",  "CONNACK",    "PUBLISH", "PUBACK",      "PUBREC",
+    "PUBREL",   "PUBCOMP",  "SUBSCRIBE",  "SUBACK",  "UNSUBSCRIBE", "UNSUBACK",
+    "PINGREQ",  "PINGRESP", "DISCONNECT", "AUTH",
+};
 
 const char *mqws_packet_type_name(int type)
 {
@@ -24,7 +25,7 @@ const char *mqws_packet_type_name(int type)
 #define ONES_ 0x0101010101010101ull
 #define HIGHS_ 0x8080808080808080ull
 
-/* Non-zero when some byte of w equals the byte in every lane of pat (or 0 when pat is 0). */
+/* Non-zero when a byte of w equals the byte repeated in pat (has-zero-byte on w ^ pat). */
 static uint64_t has_byte(uint64_t w, uint64_t pat)
 {
     uint64_t x = w ^ pat;
@@ -188,7 +189,8 @@ static mqws_err check_first_byte(uint8_t b0, int version)
         return MQWS_OK;
     }
     /* MQTT-2.2.2-1/2: PUBREL, SUBSCRIBE, UNSUBSCRIBE carry 0b0010, the rest 0. */
-    unsigned want = (type == MQWS_PUBREL || type == MQWS_SUBSCRIBE || type == MQWS_UNSUBSCRIBE) ? 2u : 0u;
+    unsigned want =
+        (type == MQWS_PUBREL || type == MQWS_SUBSCRIBE || type == MQWS_UNSUBSCRIBE) ? 2u : 0u;
     return flags == want ? MQWS_OK : MQWS_ERR_MQTT_FLAGS;
 }
 
@@ -333,37 +335,39 @@ static const uint8_t k_rc_pubrel[] = {0x00, 0x92}; /* PUBREL and PUBCOMP */
 static const uint8_t k_rc_suback[] = {0x00, 0x01, 0x02, 0x80, 0x83, 0x87,
                                       0x8F, 0x91, 0x97, 0x9E, 0xA1, 0xA2};
 static const uint8_t k_rc_unsuback[] = {0x00, 0x11, 0x80, 0x83, 0x87, 0x8F, 0x91};
-static const uint8_t k_rc_disconnect[] = {0x00, 0x04, 0x80, 0x81, 0x82, 0x83, 0x87, 0x89, 0x8B,
-                                          0x8D, 0x8E, 0x8F, 0x90, 0x93, 0x94, 0x95, 0x96, 0x97,
-                                          0x98, 0x99, 0x9A, 0x9B, 0x9C, 0x9D, 0x9E, 0x9F, 0xA0,
-                                          0xA1, 0xA2};
+static const uint8_t k_rc_disconnect[] = {
+    0x00, 0x04, 0x80, 0x81, 0x82, 0x83, 0x87, 0x89, 0x8B, 0x8D, 0x8E, 0x8F, 0x90, 0x93, 0x94,
+    0x95, 0x96, 0x97, 0x98, 0x99, 0x9A, 0x9B, 0x9C, 0x9D, 0x9E, 0x9F, 0xA0, 0xA1, 0xA2};
 static const uint8_t k_rc_auth[] = {0x00, 0x18, 0x19};
 static const uint8_t k_rc_suback_v311[] = {0x00, 0x01, 0x02, 0x80};
 
+typedef struct code_set {
+    const uint8_t *codes;
+    size_t n;
+} code_set;
+
+/* Reason codes each 5.0 packet type may carry, by type (0: none). */
+static const code_set k_rc_v5[16] = {
+    [MQWS_CONNACK] = {k_rc_connack, sizeof k_rc_connack},
+    [MQWS_PUBACK] = {k_rc_puback, sizeof k_rc_puback},
+    [MQWS_PUBREC] = {k_rc_puback, sizeof k_rc_puback},
+    [MQWS_PUBREL] = {k_rc_pubrel, sizeof k_rc_pubrel},
+    [MQWS_PUBCOMP] = {k_rc_pubrel, sizeof k_rc_pubrel},
+    [MQWS_SUBACK] = {k_rc_suback, sizeof k_rc_suback},
+    [MQWS_UNSUBACK] = {k_rc_unsuback, sizeof k_rc_unsuback},
+    [MQWS_DISCONNECT] = {k_rc_disconnect, sizeof k_rc_disconnect},
+    [MQWS_AUTH] = {k_rc_auth, sizeof k_rc_auth},
+};
+
 static bool reason_ok(int type, int version, uint8_t rc)
 {
-    const uint8_t *set;
-    size_t n;
-#define SET_(a) (set = (a), n = sizeof(a))
-    if (version != MQWS_MQTT_V5) {
+    if (version != MQWS_MQTT_V5) { /* 3.1.1 has codes in CONNACK and SUBACK only */
         if (type == MQWS_CONNACK)
             return rc <= 5;
-        SET_(k_rc_suback_v311);
-    } else {
-        switch (type) {
-        case MQWS_CONNACK: SET_(k_rc_connack); break;
-        case MQWS_PUBACK:
-        case MQWS_PUBREC: SET_(k_rc_puback); break;
-        case MQWS_PUBREL:
-        case MQWS_PUBCOMP: SET_(k_rc_pubrel); break;
-        case MQWS_SUBACK: SET_(k_rc_suback); break;
-        case MQWS_UNSUBACK: SET_(k_rc_unsuback); break;
-        case MQWS_DISCONNECT: SET_(k_rc_disconnect); break;
-        default: SET_(k_rc_auth); break;
-        }
+        return memchr(k_rc_suback_v311, rc, sizeof k_rc_suback_v311) != NULL;
     }
-#undef SET_
-    return memchr(set, rc, n) != NULL;
+    const code_set *set = &k_rc_v5[type & 0x0F];
+    return set->n && memchr(set->codes, rc, set->n) != NULL;
 }
 
 static mqws_err read_reason(reader *r, int type, uint8_t *rc)
@@ -654,7 +658,8 @@ static mqws_err decode(const uint8_t *buf, size_t len, int version, const mqws_m
     }
     if (len < total)
         return MQWS_NEED_MORE;
-    memset(pkt, 0, sizeof *pkt);
+    static const mqws_packet k_zero;
+    *pkt = k_zero; /* a copy, not memset: rep stos costs more than the rest of a PUBLISH */
     pkt->type = (mqws_packet_type)type;
     pkt->flags = buf[0] & 0x0Fu;
     pkt->version = (uint8_t)version;
@@ -854,7 +859,8 @@ static mqws_err check_connect(const mqws_connect *c, int version)
         return MQWS_ERR_ARG;
     if (c->will_qos > 2 || (!c->will && (c->will_qos || c->will_retain)))
         return MQWS_ERR_ARG;
-    if (version == MQWS_MQTT_V311 && (c->will_props.raw_len || (c->has_password && !c->has_username)))
+    if (version == MQWS_MQTT_V311 &&
+        (c->will_props.raw_len || (c->has_password && !c->has_username)))
         return MQWS_ERR_ARG;
     bool ok = view_ok(c->client_id.ptr, c->client_id.len, STR_MAX_) &&
               view_ok(c->will_topic.ptr, c->will_topic.len, STR_MAX_) &&
@@ -879,7 +885,8 @@ static mqws_err check_encodable(const mqws_packet *pkt, int version)
     switch (t) {
     case MQWS_CONNECT: return check_connect(&pkt->connect, version);
     case MQWS_PUBLISH:
-        if (p->qos > 2 || (p->dup && p->qos == 0) || !view_ok(p->topic.ptr, p->topic.len, STR_MAX_) ||
+        if (p->qos > 2 || (p->dup && p->qos == 0) ||
+            !view_ok(p->topic.ptr, p->topic.len, STR_MAX_) ||
             !view_ok(p->payload.ptr, p->payload.len, MQWS_MQTT_MAX_REMAINING_LENGTH))
             return MQWS_ERR_ARG;
         return MQWS_OK;
@@ -890,7 +897,8 @@ static mqws_err check_encodable(const mqws_packet *pkt, int version)
         /* 3.1.1 UNSUBACK has no payload; the others need at least one entry. */
         bool empty_ok = t == MQWS_UNSUBACK && !v5;
         size_t n = pkt->list.raw_len;
-        if (!view_ok(pkt->list.raw, n, MQWS_MQTT_MAX_REMAINING_LENGTH) || (empty_ok ? n != 0 : n == 0))
+        if (!view_ok(pkt->list.raw, n, MQWS_MQTT_MAX_REMAINING_LENGTH) ||
+            (empty_ok ? n != 0 : n == 0))
             return MQWS_ERR_ARG;
         return MQWS_OK;
     }

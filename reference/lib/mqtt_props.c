@@ -149,12 +149,9 @@ static bool int_value_ok(uint8_t id, mqws_prop_type type, uint32_t v)
     switch (id) {
     case MQWS_PROP_RECEIVE_MAXIMUM:     /* 3.1.2.11.3 */
     case MQWS_PROP_MAXIMUM_PACKET_SIZE: /* 3.1.2.11.4 */
-    case MQWS_PROP_TOPIC_ALIAS:         /* 3.3.2.3.4 */
-        return v != 0;
-    case MQWS_PROP_SUBSCRIPTION_IDENTIFIER: /* 3.3.2.3.8: 1 to 268,435,455 */
-        return v != 0;
-    default:
-        return true;
+    case MQWS_PROP_TOPIC_ALIAS: /* 3.3.2.3.4 */ return v != 0;
+    case MQWS_PROP_SUBSCRIPTION_IDENTIFIER: /* 3.3.2.3.8: 1 to 268,435,455 */ return v != 0;
+    default: return true;
     }
 }
 
@@ -206,14 +203,12 @@ static mqws_err prop_value(prop_reader *r, uint8_t id, mqws_prop_type type, size
                 return prop_fail(r, MQWS_ERR_MQTT_PROPERTY_VALUE, id_at);
         }
         return MQWS_OK;
-    case MQWS_PROP_BINARY:
-        return prop_string(r, false, &a);
+    case MQWS_PROP_BINARY: return prop_string(r, false, &a);
     case MQWS_PROP_UTF8_PAIR:
         if ((e = prop_string(r, true, &a)) != MQWS_OK)
             return e;
         return prop_string(r, true, &b);
-    default:
-        return prop_int(r, id, type, id_at);
+    default: return prop_int(r, id, type, id_at);
     }
 }
 
@@ -297,15 +292,12 @@ static bool take_value(const uint8_t *s, size_t n, size_t *p, mqws_prop_type t, 
         *p += w;
         return true;
     }
-    case MQWS_PROP_VARINT:
-        return mqws_mqtt_varint_read(s, p, n, &out->u32, &ignored) == MQWS_OK;
+    case MQWS_PROP_VARINT: return mqws_mqtt_varint_read(s, p, n, &out->u32, &ignored) == MQWS_OK;
     case MQWS_PROP_UTF8:
-    case MQWS_PROP_BINARY:
-        return take_u16_string(s, n, p, &out->bin);
+    case MQWS_PROP_BINARY: return take_u16_string(s, n, p, &out->bin);
     case MQWS_PROP_UTF8_PAIR:
         return take_u16_string(s, n, p, &out->bin) && take_u16_string(s, n, p, &out->value);
-    default:
-        return false;
+    default: return false;
     }
 }
 
@@ -353,7 +345,7 @@ static uint8_t *builder_room(mqws_props_builder *b, size_t n)
         b->err = MQWS_ERR_ARG;
         return NULL;
     }
-    if (b->cap - b->len < n || b->len > b->cap) {
+    if (b->len > b->cap || b->cap - b->len < n) {
         b->err = MQWS_ERR_BUFFER_TOO_SMALL;
         return NULL;
     }
