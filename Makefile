@@ -30,7 +30,7 @@ TEST_SRC := $(sort $(wildcard reference/tests/test_*.c))
 TEST_SUP := $(sort $(wildcard reference/tests/support/*.c))
 TEST_LIBS = $(shell pkg-config --libs cmocka jansson 2>/dev/null || echo -lcmocka -ljansson) $(LIBCRYPTO)
 
-.PHONY: requirements test-unit-nodeps all lib deps-build deps-test test test-unit test-asan lint-vectors replay run \
+.PHONY: check-clang requirements test-unit-nodeps all lib deps-build deps-test test test-unit test-asan lint-vectors replay run \
         fuzz fuzz-build fuzz-seeds bench bench-codec coverage install clean help
 
 all: lib
@@ -93,9 +93,18 @@ requirements:
 replay: deps-test
 	@$(MAKE) --no-print-directory -f fuzz/fuzz.mk replay PYTHON=$(PYTHON)
 
+# The second compiler: every C source must be warning-free under clang too.
+check-clang:
+	@if command -v clang >/dev/null; then \
+	  for f in $(LIB_SRC) $(TEST_SRC) $(TEST_SUP) reference/examples/*.c fuzz/*.c; do \
+	    clang $(STD) $(WARN) $(INC) -Ireference/tests/support -fsyntax-only $$f || exit 1; \
+	  done; echo "clang: library, tests, examples and fuzzers compile without warnings"; \
+	else echo "clang not installed: skipping the clang warning check"; fi
+
 # Ends with the sanitizer run's summary line ("asan: N passed, N failed").
 test: deps-test
 	@$(MAKE) --no-print-directory lint-vectors
+	@$(MAKE) --no-print-directory check-clang
 	@$(MAKE) --no-print-directory replay
 	@$(MAKE) --no-print-directory test-unit
 	@$(MAKE) --no-print-directory test-asan

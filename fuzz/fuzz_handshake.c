@@ -251,7 +251,8 @@ static void client_side(const mqws_hs_response *resp)
         FZ_CHECK(v == MQWS_OK || v == MQWS_ERR_HS_STATUS || v == MQWS_ERR_HS_UPGRADE ||
                  v == MQWS_ERR_HS_CONNECTION || v == MQWS_ERR_HS_ACCEPT ||
                  v == MQWS_ERR_HS_SUBPROTOCOL_UNOFFERED ||
-                 v == MQWS_ERR_HS_SUBPROTOCOL_NOT_MQTT || v == MQWS_ERR_INTERNAL);
+                 v == MQWS_ERR_HS_SUBPROTOCOL_NOT_MQTT || v == MQWS_ERR_HS_EXTENSION_UNOFFERED ||
+                 v == MQWS_ERR_INTERNAL);
         if (v == MQWS_OK && n > 0)
             FZ_CHECK(mqws_str_eq(selected, "mqtt"));
     }

@@ -122,8 +122,10 @@ static mqws_err parse_start_line(mqws_http_head *h, const char *line, size_t n, 
                                  size_t at)
 {
     mqws_str part[3];
+    /* HTAB may appear only in a reason-phrase (RFC 7230 3.1.2); in a status line's
+     * version or code it fails the checks below. */
     for (size_t i = 0; i < n; i++)
-        if (!is_field_char((unsigned char)line[i]) || line[i] == '\t')
+        if (!is_field_char((unsigned char)line[i]) || (request && line[i] == '\t'))
             return head_fail(h, MQWS_ERR_HS_MALFORMED, at + i);
     if (!split3(line, n, part, !request))
         return head_fail(h, MQWS_ERR_HS_MALFORMED, at);
@@ -327,6 +329,72 @@ bool mqws_hs_key_valid(mqws_str key)
 
 /* ------------------------------------------------------------ server side */
 
+/* RFC 3986 unreserved / pct-encoded ('%') / sub-delims: the characters of a reg-name. */
+static bool is_host_char(unsigned char c)
+{
+    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
+        return true;
+    return c != 0 && strchr("-._~%!$&'()*+,;=", c) != NULL;
+}
+
+/*
+ * Host = uri-host [ ":" port ] (RFC 7230 5.4, RFC 3986 3.2.2-3.2.3): an IP-literal in
+ * brackets (hex digits, '.', ':', IPvFuture's characters) or a reg-name, then digits.
+ * A value with a space, '@', '/' etc. is invalid, and 5.4 wants 400 for it.
+ */
+static bool host_valid(mqws_str v)
+{
+    size_t i = 0;
+    if (v.len && v.ptr[0] == '[') {
+        while (++i < v.len && v.ptr[i] != ']')
+            if (!is_host_char((unsigned char)v.ptr[i]) && v.ptr[i] != ':')
+                return false;
+        if (i == v.len || i == 1)
+            return false;
+        i++;
+    } else {
+        while (i < v.len && v.ptr[i] != ':' && is_host_char((unsigned char)v.ptr[i]))
+            i++;
+        if (i == 0)
+            return false;
+    }
+    if (i == v.len)
+        return true;
+    if (v.ptr[i] != ':')
+        return false;
+    while (++i < v.len)
+        if (v.ptr[i] < '0' || v.ptr[i] > '9')
+            return false;
+    return true;
+}
+
+/*
+ * The path of the request-target: origin-form up to any '?query', or the path of an
+ * absolute http/https URI, which RFC 6455 4.2.1 and RFC 7230 5.3.2 make a server
+ * accept ("/" when the URI has none, RFC 7230 5.3.1).
+ */
+static mqws_str target_path(mqws_str t)
+{
+    static const char slash[] = "/";
+    size_t skip = 0;
+    if (t.len > 7 && mqws_str_ieq((mqws_str){t.ptr, 7}, "http://"))
+        skip = 7;
+    else if (t.len > 8 && mqws_str_ieq((mqws_str){t.ptr, 8}, "https://"))
+        skip = 8;
+    if (skip) {
+        const char *p = memchr(t.ptr + skip, '/', t.len - skip);
+        const char *q = memchr(t.ptr + skip, '?', t.len - skip);
+        if (!p || (q && q < p)) /* no path: the URI names "/" */
+            return (mqws_str){slash, 1};
+        t.len -= (size_t)(p - t.ptr);
+        t.ptr = p;
+    }
+    const char *q = memchr(t.ptr, '?', t.len);
+    if (q)
+        t.len = (size_t)(q - t.ptr);
+    return t;
+}
+
 static mqws_err refuse(mqws_hs_server_result *res, mqws_err e)
 {
     res->err = e;
@@ -386,17 +454,11 @@ mqws_err mqws_hs_server_accept(const mqws_hs_request *req, const mqws_hs_server_
         return refuse(res, MQWS_ERR_HS_METHOD);
     if (req->http_major < 1 || (req->http_major == 1 && req->http_minor < 1))
         return refuse(res, MQWS_ERR_HS_HTTP_VERSION);
-    if (cfg->path) {
-        /* The query ("?token=…", common from browsers) is not part of the path. */
-        mqws_str path = req->target;
-        const char *q = memchr(path.ptr, '?', path.len);
-        if (q)
-            path.len = (size_t)(q - path.ptr);
-        if (!mqws_str_eq(path, cfg->path))
-            return refuse(res, MQWS_ERR_HS_PATH);
-    }
+    /* The query ("?token=…", common from browsers) is not part of the path. */
+    if (cfg->path && !mqws_str_eq(target_path(req->target), cfg->path))
+        return refuse(res, MQWS_ERR_HS_PATH);
     const mqws_http_header *host = mqws_http_find(req, "Host");
-    if (!host || host->value.len == 0 || count_headers(req, "Host") != 1)
+    if (!host || count_headers(req, "Host") != 1 || !host_valid(host->value))
         return refuse(res, MQWS_ERR_HS_HOST); /* RFC 7230 5.4 */
     if (!has_token(req, "Upgrade", "websocket"))
         return refuse(res, MQWS_ERR_HS_UPGRADE);
@@ -546,14 +608,19 @@ mqws_err mqws_hs_client_request(const mqws_hs_client_config *cfg, const uint8_t 
 mqws_err mqws_hs_client_verify(const mqws_hs_response *resp, const mqws_hs_client_config *cfg,
                                const char *key, mqws_str *selected)
 {
-    if (!resp || !cfg || !key)
+    if (!resp || !cfg || !key || (cfg->num_subprotocols && !cfg->subprotocols))
         return MQWS_ERR_ARG;
+    for (size_t i = 0; i < cfg->num_subprotocols; i++)
+        if (!cfg->subprotocols[i])
+            return MQWS_ERR_ARG;
     mqws_str none = {0};
     if (selected)
         *selected = none;
     if (resp->status != 101)
         return MQWS_ERR_HS_STATUS;
-    if (!has_token(resp, "Upgrade", "websocket"))
+    /* 4.1 step 2: the value must match "websocket", not merely list it. */
+    const mqws_http_header *up = mqws_http_find(resp, "Upgrade");
+    if (!up || count_headers(resp, "Upgrade") != 1 || !mqws_str_ieq(up->value, "websocket"))
         return MQWS_ERR_HS_UPGRADE;
     if (!has_token(resp, "Connection", "Upgrade"))
         return MQWS_ERR_HS_CONNECTION;
@@ -564,6 +631,12 @@ mqws_err mqws_hs_client_verify(const mqws_hs_response *resp, const mqws_hs_clien
     const mqws_http_header *acc = mqws_http_find(resp, "Sec-WebSocket-Accept");
     if (!acc || count_headers(resp, "Sec-WebSocket-Accept") != 1 || !mqws_str_eq(acc->value, want))
         return MQWS_ERR_HS_ACCEPT;
+
+    /* 4.1 step 5: this client offers no extension, so any one named fails. */
+    size_t cur = 0;
+    mqws_str ext;
+    if (mqws_http_next_token(resp, "Sec-WebSocket-Extensions", &cur, &ext))
+        return MQWS_ERR_HS_EXTENSION_UNOFFERED;
 
     bool offered_mqtt = false;
     for (size_t i = 0; i < cfg->num_subprotocols; i++)

@@ -32,20 +32,36 @@ static uint64_t has_byte(uint64_t w, uint64_t pat)
     return (x - ONES_) & ~x & HIGHS_;
 }
 
+/* true when the 8 bytes of w are ASCII other than NUL, '+' and '#'. */
+static bool plain_word(uint64_t w)
+{
+    return !((w & HIGHS_) | has_byte(w, 0) | has_byte(w, '+' * ONES_) | has_byte(w, '#' * ONES_));
+}
+
 /*
- * Length of the leading run of 8-byte words holding only ASCII other than NUL,
- * '+' and '#': such a run cannot break any Topic Name rule, so the checks below
- * start after it. This keeps a PUBLISH topic to a few word operations.
+ * Length of the leading run of ASCII other than NUL, '+' and '#', found a word at
+ * a time (len when the whole string is such ASCII): such a run cannot break any
+ * Topic Name rule, so the checks below start after it. This keeps a PUBLISH topic
+ * to a few word operations.
  */
 static size_t plain_topic_prefix(const uint8_t *s, size_t len)
 {
     size_t i = 0;
+    uint64_t w;
     for (; i + 8 <= len; i += 8) {
-        uint64_t w;
         memcpy(&w, s + i, 8);
-        if ((w & HIGHS_) | has_byte(w, 0) | has_byte(w, '+' * ONES_) | has_byte(w, '#' * ONES_))
-            break;
+        if (!plain_word(w))
+            return i;
     }
+    if (i == len)
+        return len;
+    if (len >= 8) { /* the last 1..7 bytes: one word overlapping bytes already checked */
+        memcpy(&w, s + len - 8, 8);
+        return plain_word(w) ? len : i;
+    }
+    for (; i < len; i++) /* a short topic */
+        if (s[i] >= 0x80u || s[i] == 0 || s[i] == '+' || s[i] == '#')
+            break;
     return i;
 }
 
@@ -55,6 +71,8 @@ mqws_err mqws_mqtt_topic_name_check(const uint8_t *s, size_t len, bool allow_emp
     if (len == 0) /* MQTT-4.7.3-1 */
         return allow_empty ? MQWS_OK : MQWS_ERR_MQTT_TOPIC_NAME;
     size_t start = plain_topic_prefix(s, len);
+    if (start == len)
+        return MQWS_OK;
     mqws_err e = mqws_utf8_validate(s + start, len - start, false, bad);
     if (e != MQWS_OK) {
         *bad += start;
@@ -317,6 +335,10 @@ static mqws_err read_props(reader *r, int where, mqws_props *props)
 {
     if (r->version != MQWS_MQTT_V5)
         return MQWS_OK;
+    if (r->pos < r->end && r->buf[r->pos] == 0) { /* the common empty block */
+        props->raw = r->buf + ++r->pos;
+        return MQWS_OK;
+    }
     return mqws_mqtt_props_decode(r->buf, &r->pos, r->end, where, props, &r->err_at);
 }
 
@@ -469,14 +491,19 @@ static mqws_err decode_connect(reader *r, mqws_packet *pkt)
 static mqws_err decode_connack(reader *r, mqws_packet *pkt)
 {
     uint8_t f;
+    size_t flags_at = r->pos;
     mqws_err e = read_u8(r, &f);
     if (e != MQWS_OK)
         return e;
     if (f & 0xFEu) /* 3.1.1 3.2.2.1 / 5.0 MQTT-3.2.2-1: bits 7-1 reserved */
-        return fail(r, MQWS_ERR_MQTT_FLAGS, r->pos - 1);
+        return fail(r, MQWS_ERR_MQTT_FLAGS, flags_at);
     pkt->session_present = f & 0x01u;
-    if ((e = read_reason(r, MQWS_CONNACK, &pkt->reason_code)) != MQWS_OK ||
-        (e = read_props(r, MQWS_CONNACK, &pkt->props)) != MQWS_OK)
+    if ((e = read_reason(r, MQWS_CONNACK, &pkt->reason_code)) != MQWS_OK)
+        return e;
+    /* 3.1.1 MQTT-3.2.2-4, 5.0 MQTT-3.2.2-6: a refused connection has no session. */
+    if (pkt->session_present && pkt->reason_code != 0)
+        return fail(r, MQWS_ERR_MQTT_FLAGS, flags_at);
+    if ((e = read_props(r, MQWS_CONNACK, &pkt->props)) != MQWS_OK)
         return e;
     return expect_end(r);
 }
@@ -527,6 +554,22 @@ static mqws_err optional_reason_props(reader *r, mqws_packet *pkt)
     if (r->pos < r->end && (e = read_props(r, pkt->type, &pkt->props)) != MQWS_OK)
         return e;
     return expect_end(r);
+}
+
+/*
+ * 5.0 3.15.2.2.2: omitting the Authentication Method is a Protocol Error; only the
+ * Success form without properties, which 3.15.2.1 lets drop the block, has none.
+ */
+static mqws_err decode_auth(reader *r, mqws_packet *pkt)
+{
+    size_t start = r->pos;
+    mqws_err e = optional_reason_props(r, pkt);
+    if (e != MQWS_OK)
+        return e;
+    bool method = pkt->props.present & ((uint64_t)1 << MQWS_PROP_AUTHENTICATION_METHOD);
+    if ((pkt->reason_code || pkt->props.count) && !method) /* blame the block, else the code */
+        return fail(r, MQWS_ERR_MQTT_AUTH_METHOD, r->end - start > 1 ? start + 1 : start);
+    return MQWS_OK;
 }
 
 static mqws_err decode_ack(reader *r, mqws_packet *pkt)
@@ -627,8 +670,8 @@ static mqws_err decode_body(reader *r, mqws_packet *pkt)
     case MQWS_UNSUBSCRIBE: return decode_sub_unsub(r, pkt);
     case MQWS_SUBACK:
     case MQWS_UNSUBACK: return decode_suback_unsuback(r, pkt);
-    case MQWS_DISCONNECT:
-    case MQWS_AUTH: return optional_reason_props(r, pkt);
+    case MQWS_DISCONNECT: return optional_reason_props(r, pkt);
+    case MQWS_AUTH: return decode_auth(r, pkt);
     default: return expect_end(r); /* PINGREQ, PINGRESP: MQTT-3.12/3.13, no body */
     }
 }
@@ -859,6 +902,8 @@ static mqws_err check_connect(const mqws_connect *c, int version)
         return MQWS_ERR_ARG;
     if (c->will_qos > 2 || (!c->will && (c->will_qos || c->will_retain)))
         return MQWS_ERR_ARG;
+    if (c->will && c->will_topic.len == 0) /* MQTT-3.1.3-10: a Topic Name, never empty */
+        return MQWS_ERR_ARG;
     if (version == MQWS_MQTT_V311 &&
         (c->will_props.raw_len || (c->has_password && !c->has_username)))
         return MQWS_ERR_ARG;
@@ -882,12 +927,21 @@ static mqws_err check_encodable(const mqws_packet *pkt, int version)
     if (!view_ok(pkt->props.raw, pkt->props.raw_len, v5 ? MQWS_MQTT_MAX_REMAINING_LENGTH : 0))
         return MQWS_ERR_ARG;
     const mqws_publish *p = &pkt->publish;
+    /* MQTT-2.3.1-1: a Packet Identifier, where the packet has one, is non-zero. */
+    bool has_id = (t >= MQWS_PUBACK && t <= MQWS_UNSUBACK) || (t == MQWS_PUBLISH && p->qos);
+    if (has_id && pkt->packet_id == 0)
+        return MQWS_ERR_ARG;
     switch (t) {
     case MQWS_CONNECT: return check_connect(&pkt->connect, version);
+    case MQWS_CONNACK: /* 3.1.1 MQTT-3.2.2-4, 5.0 MQTT-3.2.2-6 */
+        return pkt->session_present && pkt->reason_code ? MQWS_ERR_ARG : MQWS_OK;
     case MQWS_PUBLISH:
         if (p->qos > 2 || (p->dup && p->qos == 0) ||
             !view_ok(p->topic.ptr, p->topic.len, STR_MAX_) ||
             !view_ok(p->payload.ptr, p->payload.len, MQWS_MQTT_MAX_REMAINING_LENGTH))
+            return MQWS_ERR_ARG;
+        /* MQTT-4.7.3-1; 5.0 MQTT-3.3.2-1: an empty Topic Name stands only beside a Topic Alias. */
+        if (p->topic.len == 0 && !(v5 && mqws_props_get(&pkt->props, MQWS_PROP_TOPIC_ALIAS, NULL)))
             return MQWS_ERR_ARG;
         return MQWS_OK;
     case MQWS_SUBSCRIBE:

@@ -236,6 +236,7 @@ mqws_err mqws_mqtt_props_decode(const uint8_t *buf, size_t *pos, size_t end, int
     prop_reader r = {buf, p, p + plen, err_at};
     uint64_t present = 0;
     uint32_t count = 0;
+    size_t data_at = 0;
     while (r.pos < r.end) {
         size_t id_at = r.pos;
         uint8_t id = buf[r.pos++];
@@ -247,9 +248,15 @@ mqws_err mqws_mqtt_props_decode(const uint8_t *buf, size_t *pos, size_t end, int
             return prop_fail(&r, MQWS_ERR_MQTT_PROPERTY_DUPLICATE, id_at);
         present |= bit;
         count++;
+        if (id == MQWS_PROP_AUTHENTICATION_DATA)
+            data_at = id_at;
         if ((e = prop_value(&r, id, (mqws_prop_type)pi->type, id_at)) != MQWS_OK)
             return e;
     }
+    /* 5.0 3.1.2.11.10: Authentication Data without an Authentication Method is a Protocol Error. */
+    if ((present & (uint64_t)1 << MQWS_PROP_AUTHENTICATION_DATA) &&
+        !(present & (uint64_t)1 << MQWS_PROP_AUTHENTICATION_METHOD))
+        return prop_fail(&r, MQWS_ERR_MQTT_AUTH_METHOD, data_at);
     props->raw = buf + p;
     props->raw_len = plen;
     props->present = present;

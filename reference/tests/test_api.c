@@ -116,7 +116,8 @@ static void test_err_refs_and_reactions(void **state)
         if (http != 0 && http != 400 && http != 404 && http != 426 && http != 431 && http != 500)
             fail_msg("%s: HTTP status %d", name, http);
         if (starts_with(name, "HS_") && http == 0 && !starts_with(name, "HS_STATUS") &&
-            !starts_with(name, "HS_ACCEPT") && !starts_with(name, "HS_SUBPROTOCOL_"))
+            !starts_with(name, "HS_ACCEPT") && !starts_with(name, "HS_SUBPROTOCOL_") &&
+            !starts_with(name, "HS_EXTENSION_"))
             fail_msg("%s: server-side handshake error without an HTTP status", name);
         uint16_t cc = mqws_err_ws_close_code(e);
         if (cc && (!mqws_ws_close_code_valid(cc) || cc < 1000 || cc > 1015))

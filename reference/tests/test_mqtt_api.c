@@ -327,7 +327,13 @@ static void test_decode_errors(void **state)
         {5, "7003000192", MQWS_OK, -1},
         {5, "e00104", MQWS_OK, -1},
         {5, "e00118", MQWS_ERR_MQTT_REASON_CODE, 2},
-        {5, "f00118", MQWS_OK, -1},
+        {5, "f00118", MQWS_ERR_MQTT_AUTH_METHOD, 2},   /* 3.15.2.2.2: method required */
+        {5, "f006180415000161", MQWS_OK, -1},
+        {5, "f0021800", MQWS_ERR_MQTT_AUTH_METHOD, 3},
+        {5, "20070100041500016d", MQWS_OK, -1},
+        {5, "2003018000", MQWS_ERR_MQTT_FLAGS, 2},     /* MQTT-3.2.2-6 */
+        {4, "20020101", MQWS_ERR_MQTT_FLAGS, 2},       /* MQTT-3.2.2-4 */
+        {5, "2007000004160001ff", MQWS_ERR_MQTT_AUTH_METHOD, 5},
         {5, "f00104", MQWS_ERR_MQTT_REASON_CODE, 2},
         /* properties */
         {5, "4009000100051100000000", MQWS_ERR_MQTT_PROPERTY_ID, 6},
@@ -429,7 +435,7 @@ static void test_canonical(void **state)
         expect_canonical(v4[i], 4);
     expect_canonical("101200044d5154540502003c051100000e100000", 5);
     expect_canonical("2003000000", 5);
-    expect_canonical("20080180051f00026162", 5);
+    expect_canonical("20080080051f00026162", 5);
     expect_canonical("30050001610068", 5);
     expect_canonical("40020001", 5);
     expect_canonical("4003000110", 5);
@@ -437,7 +443,7 @@ static void test_canonical(void **state)
     expect_canonical("e000", 5);
     expect_canonical("e00104", 5);
     expect_canonical("f000", 5);
-    expect_canonical("f00118", 5);
+    expect_canonical("f006180415000161", 5);
     expect_canonical("f00718051500026869", 5);
     expect_canonical("82070001000001612d", 5);
     expect_canonical("a206000100000161", 5);
@@ -651,6 +657,10 @@ static void test_props_placement(void **state)
             /* a valid value of the id's type */
             uint8_t blk[16];
             mqws_props_builder b = {blk, sizeof blk, 0, MQWS_OK};
+            /* AUTH, and Authentication Data anywhere, need an Authentication Method (4.12) */
+            if ((t == MQWS_AUTH || id == MQWS_PROP_AUTHENTICATION_DATA) &&
+                id != MQWS_PROP_AUTHENTICATION_METHOD)
+                mqws_props_add_bytes(&b, MQWS_PROP_AUTHENTICATION_METHOD, "m", 1);
             if (ty == MQWS_PROP_UTF8 || ty == MQWS_PROP_BINARY)
                 mqws_props_add_bytes(&b, id, "x", 1);
             else if (ty == MQWS_PROP_UTF8_PAIR)
@@ -879,7 +889,7 @@ static void test_round_trip_all_types(void **state)
             mqws_packet pkt = {0}, back;
             pkt.type = MQWS_CONNACK;
             pkt.session_present = sp;
-            pkt.reason_code = v == 4 ? 5 : 0x9F;
+            pkt.reason_code = sp ? 0 : v == 4 ? 5 : 0x9F; /* MQTT-3.2.2-4 / 3.2.2-6 */
             if (v == 5)
                 pkt.props = rs;
             uint8_t *keep = round_trip(&pkt, v, &back);
@@ -993,10 +1003,11 @@ static void test_round_trip_all_types(void **state)
             rt_simple(MQWS_DISCONNECT, v, 0, 0x8E, &rs);
             rt_simple(MQWS_DISCONNECT, v, 0, 0, &rs);
             rt_simple(MQWS_AUTH, v, 0, 0, NULL);
-            rt_simple(MQWS_AUTH, v, 0, 0x18, NULL);
             uint8_t ab[32];
             mqws_props_builder a = {ab, sizeof ab, 0, MQWS_OK};
             mqws_props_add_bytes(&a, MQWS_PROP_AUTHENTICATION_METHOD, "SCRAM", 5);
+            mqws_props am = mqws_props_from_builder(&a); /* 3.15.2.2.2: method required */
+            rt_simple(MQWS_AUTH, v, 0, 0x18, &am);
             mqws_props_add_bytes(&a, MQWS_PROP_AUTHENTICATION_DATA, "\x01\x02", 2);
             mqws_props ap = mqws_props_from_builder(&a);
             rt_simple(MQWS_AUTH, v, 0, 0x19, &ap);
@@ -1087,6 +1098,38 @@ static void test_encode_sizes_and_args(void **state)
     assert_int_equal(mqws_mqtt_encode(&bad, MQWS_MQTT_V5, NULL, 0, &w), MQWS_ERR_ARG);
     assert_int_equal(mqws_mqtt_encode(NULL, MQWS_MQTT_V5, NULL, 0, &w), MQWS_ERR_ARG);
 
+    /* what the decoder would reject: empty topic without Topic Alias (MQTT-4.7.3-1,
+     * 5.0 MQTT-3.3.2-1), Packet Identifier 0 (MQTT-2.3.1-1), Session Present with a
+     * refusal (MQTT-3.2.2-4 / 3.2.2-6) */
+    bad = pkt;
+    bad.publish.topic = S("");
+    assert_int_equal(mqws_mqtt_encode(&bad, MQWS_MQTT_V311, NULL, 0, &w), MQWS_ERR_ARG);
+    assert_int_equal(mqws_mqtt_encode(&bad, MQWS_MQTT_V5, NULL, 0, &w), MQWS_ERR_ARG);
+    bad.props = mqws_props_from_builder(&b); /* Topic Alias 1 */
+    assert_int_equal(mqws_mqtt_encode(&bad, MQWS_MQTT_V5, NULL, 0, &w), MQWS_ERR_BUFFER_TOO_SMALL);
+    bad.props.present = 0; /* a hand-made block without the summary is scanned */
+    assert_int_equal(mqws_mqtt_encode(&bad, MQWS_MQTT_V5, NULL, 0, &w), MQWS_ERR_BUFFER_TOO_SMALL);
+    bad = pkt;
+    bad.publish.qos = 1;
+    assert_int_equal(mqws_mqtt_encode(&bad, MQWS_MQTT_V311, NULL, 0, &w), MQWS_ERR_ARG);
+    bad.packet_id = 1;
+    assert_int_equal(mqws_mqtt_encode(&bad, MQWS_MQTT_V311, NULL, 0, &w), MQWS_ERR_BUFFER_TOO_SMALL);
+    for (int t = MQWS_PUBACK; t <= MQWS_UNSUBACK; t++) {
+        bad = (mqws_packet){0};
+        bad.type = (mqws_packet_type)t;
+        bad.list = (mqws_list){(const uint8_t *)"\0\1a\0", 4, 1};
+        assert_int_equal(mqws_mqtt_encode(&bad, MQWS_MQTT_V5, NULL, 0, &w), MQWS_ERR_ARG);
+        bad.packet_id = 7;
+        assert_int_equal(mqws_mqtt_encode(&bad, MQWS_MQTT_V5, NULL, 0, &w),
+                         MQWS_ERR_BUFFER_TOO_SMALL);
+    }
+    bad = (mqws_packet){0};
+    bad.type = MQWS_CONNACK;
+    bad.session_present = true;
+    assert_int_equal(mqws_mqtt_encode(&bad, MQWS_MQTT_V311, NULL, 0, &w), MQWS_ERR_BUFFER_TOO_SMALL);
+    bad.reason_code = 5;
+    assert_int_equal(mqws_mqtt_encode(&bad, MQWS_MQTT_V311, NULL, 0, &w), MQWS_ERR_ARG);
+
     /* SUBSCRIBE without entries; 3.1.1 UNSUBACK with codes */
     bad = (mqws_packet){0};
     bad.type = MQWS_SUBSCRIBE;
@@ -1115,6 +1158,9 @@ static void test_encode_sizes_and_args(void **state)
     c.connect.will = true;
     c.connect.will_topic = S("w");
     assert_int_equal(mqws_mqtt_encode(&c, MQWS_MQTT_V5, NULL, 0, &w), MQWS_ERR_BUFFER_TOO_SMALL);
+    c.connect.will_topic = S(""); /* MQTT-3.1.3-10 / 4.7.3-1: the Will Topic is a Topic Name */
+    assert_int_equal(mqws_mqtt_encode(&c, MQWS_MQTT_V5, NULL, 0, &w), MQWS_ERR_ARG);
+    c.connect.will_topic = S("w");
     c.connect.will_qos = 3;
     assert_int_equal(mqws_mqtt_encode(&c, MQWS_MQTT_V5, NULL, 0, &w), MQWS_ERR_ARG);
     c.connect.will_qos = 0;
@@ -1317,7 +1363,7 @@ static void test_prefixes_and_mutants(void **state)
         {4, "a20a00010001610003622f23"},
         {4, "90050001000280"},
         {5, "101200044d5154540502003c051100000e100000"},
-        {5, "20080180051f00026162"},
+        {5, "20080080051f00026162"},
         {5, "321600016100070e0b012600016b00017626000000007061"},
         {5, "82070001000001612d"},
         {5, "400a000191061f0003616263"},

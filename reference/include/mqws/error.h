@@ -39,7 +39,7 @@ extern "C" {
     X(HS_MALFORMED, "RFC7230-3", 400, 0, 0, "malformed HTTP/1.1 message")                         \
     X(HS_METHOD, "RFC6455-4.2.1", 400, 0, 0, "request method is not GET")                         \
     X(HS_HTTP_VERSION, "RFC6455-4.2.1", 400, 0, 0, "HTTP version is not 1.1 or higher")           \
-    X(HS_HOST, "RFC6455-4.2.1", 400, 0, 0, "missing or repeated Host header")                     \
+    X(HS_HOST, "RFC6455-4.2.1", 400, 0, 0, "missing, repeated or invalid Host header")          \
     X(HS_UPGRADE, "RFC6455-4.2.1", 400, 0, 0, "Upgrade header is not 'websocket'")                \
     X(HS_CONNECTION, "RFC6455-4.2.1", 400, 0, 0, "Connection header lacks the 'Upgrade' token")   \
     X(HS_KEY, "RFC6455-4.2.1", 400, 0, 0, "Sec-WebSocket-Key is missing or not 16 bytes base64")  \
@@ -52,6 +52,8 @@ extern "C" {
     X(HS_SUBPROTOCOL_UNOFFERED, "RFC6455-4.1", 0, 0, 0,                                            \
       "server selected a subprotocol the client did not offer")                                   \
     X(HS_SUBPROTOCOL_NOT_MQTT, "MQTT-6.0.0-4", 0, 0, 0, "server did not select the 'mqtt' subprotocol") \
+    X(HS_EXTENSION_UNOFFERED, "RFC6455-4.1", 0, 0, 0,                                              \
+      "server selected an extension the client did not offer")                                    \
     /* WebSocket framing (RFC 6455 section 5) */                                                  \
     X(WS_RSV, "RFC6455-5.2", 0, 1002, 0, "RSV bit set without a negotiated extension")            \
     X(WS_OPCODE, "RFC6455-5.2", 0, 1002, 0, "reserved opcode")                                    \
@@ -100,7 +102,9 @@ extern "C" {
     X(MQTT_PROPERTY_ID, "MQTT-2.2.2.2", 0, 1002, 0x81, "unknown property or not allowed here")    \
     X(MQTT_PROPERTY_DUPLICATE, "MQTT-2.2.2.2", 0, 1002, 0x82, "property included more than once") \
     X(MQTT_PROPERTY_VALUE, "MQTT-2.2.2.2", 0, 1002, 0x82, "property value out of range")          \
-    X(MQTT_PROPERTY_LENGTH, "MQTT-2.2.2.1", 0, 1002, 0x81, "property length exceeds the packet")
+    X(MQTT_PROPERTY_LENGTH, "MQTT-2.2.2.1", 0, 1002, 0x81, "property length exceeds the packet") \
+    X(MQTT_AUTH_METHOD, "MQTT-3.15.2.2.2", 0, 1002, 0x82,                                          \
+      "Authentication Data, or an AUTH other than the short Success form, without Authentication Method")
 
 typedef enum mqws_err {
 #define MQWS_ERR_ENUM_(name, ref, http, ws, rc, text) MQWS_ERR_##name,

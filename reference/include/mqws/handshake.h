@@ -123,7 +123,8 @@ typedef struct mqws_subproto_policy {
 
 typedef struct mqws_hs_server_config {
     const char *path;       /* path to serve, e.g. "/mqtt", compared exactly with the
-                               request-target up to any '?query'; NULL: any path */
+                               request-target's path (up to any '?query'; the path of
+                               an absolute http/https target, RFC 6455 4.2.1); NULL: any */
     mqws_subproto_policy subprotocol;
 } mqws_hs_server_config;
 
@@ -137,7 +138,8 @@ typedef struct mqws_hs_server_result {
 
 /**
  * Validates a parsed request against RFC 6455 4.2.1 and selects the subprotocol.
- * Checks, in order: method GET, HTTP/1.1+, path, Host (exactly one), Upgrade
+ * Checks, in order: method GET, HTTP/1.1+, path, Host (exactly one, a valid
+ * uri-host [":" port], RFC 7230 5.4), Upgrade
  * contains the token "websocket", Connection contains the token "Upgrade",
  * Sec-WebSocket-Key (exactly one, 16 bytes base64), Sec-WebSocket-Version 13,
  * Sec-WebSocket-Protocol per @p cfg. Never selects a value the client did not offer
@@ -185,14 +187,17 @@ mqws_err mqws_hs_client_request(const mqws_hs_client_config *cfg, const uint8_t 
 
 /**
  * Verifies the server's response (RFC 6455 4.1, client steps 1-6): status 101,
- * Upgrade: websocket, Connection: Upgrade, Sec-WebSocket-Accept matching @p key,
- * a selected subprotocol that was offered (at most one value) and, when "mqtt"
- * was offered, is "mqtt" (MQTT-6.0.0-4).
+ * Upgrade: websocket (one field, exactly that value), Connection: Upgrade,
+ * Sec-WebSocket-Accept matching @p key, no extension in Sec-WebSocket-Extensions
+ * (the client offers none), a selected subprotocol that was offered (at most one
+ * value) and, when "mqtt" was offered, is "mqtt" (MQTT-6.0.0-4).
  *
  * @param[out] selected  the selected subprotocol (empty if none); may be NULL.
  * @return MQWS_OK, MQWS_ERR_HS_STATUS, MQWS_ERR_HS_UPGRADE, MQWS_ERR_HS_CONNECTION,
- *         MQWS_ERR_HS_ACCEPT, MQWS_ERR_HS_SUBPROTOCOL_UNOFFERED,
- *         MQWS_ERR_HS_SUBPROTOCOL_NOT_MQTT, MQWS_ERR_INTERNAL.
+ *         MQWS_ERR_HS_ACCEPT, MQWS_ERR_HS_EXTENSION_UNOFFERED,
+ *         MQWS_ERR_HS_SUBPROTOCOL_UNOFFERED, MQWS_ERR_HS_SUBPROTOCOL_NOT_MQTT,
+ *         MQWS_ERR_INTERNAL, MQWS_ERR_ARG (NULL argument, @p key longer than 92 bytes,
+ *         subprotocols or one of them NULL).
  */
 mqws_err mqws_hs_client_verify(const mqws_hs_response *resp, const mqws_hs_client_config *cfg,
                                const char *key, mqws_str *selected);

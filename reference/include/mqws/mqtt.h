@@ -273,7 +273,10 @@ mqws_err mqws_mqtt_decode(const uint8_t *buf, size_t len, mqws_mqtt_version vers
  * @param[out] written  bytes written; on MQWS_ERR_BUFFER_TOO_SMALL the size needed.
  * @return MQWS_OK, MQWS_ERR_BUFFER_TOO_SMALL, MQWS_ERR_ARG (a field the packet type
  *         cannot carry: QoS 3, string over 65535 bytes, properties in 3.1.1, AUTH in
- *         3.1.1, packet over the Remaining Length maximum).
+ *         3.1.1, packet over the Remaining Length maximum; or a header the decoder
+ *         rejects: Packet Identifier 0, empty Topic Name without a 5.0 Topic Alias,
+ *         Will Flag with an empty Will Topic, Session Present with a non-zero CONNACK code).
+ *         Strings, property blocks and lists are written as given, not validated.
  */
 mqws_err mqws_mqtt_encode(const mqws_packet *pkt, mqws_mqtt_version version, uint8_t *out,
                           size_t cap, size_t *written);
