@@ -325,20 +325,25 @@ mqws_err mqws_ws_decode(mqws_ws_decoder *d, uint8_t *buf, size_t len, size_t *co
              * 16-byte load that stalls on start_payload's 8-byte stores. */
             d->mask_offset += n;
         }
-        memset(ev, 0, sizeof *ev);
+        bool message_start = !d->frame_started_ && d->opcode != MQWS_WS_CONTINUATION;
+        d->frame_started_ = true;
+        d->remaining -= n;
+        d->message_len += n;
+        bool frame_end = d->remaining == 0;
+        /* Every field written once (no memset first): this runs once per data chunk. */
         ev->type = MQWS_WS_EV_DATA;
         ev->opcode = (mqws_ws_opcode)d->msg_opcode;
         ev->data = buf + pos;
         ev->len = n;
+        ev->message_start = message_start;
+        ev->frame_end = frame_end;
+        ev->message_end = frame_end && d->fin;
+        ev->close_code = 0;
+        ev->close_reason.ptr = NULL;
+        ev->close_reason.len = 0;
         ev->frame_offset = d->frame_start;
-        ev->message_start = !d->frame_started_ && d->opcode != MQWS_WS_CONTINUATION;
-        d->frame_started_ = true;
-        d->remaining -= n;
-        d->message_len += n;
         pos += n;
-        ev->frame_end = d->remaining == 0;
-        ev->message_end = ev->frame_end && d->fin;
-        if (ev->frame_end)
+        if (frame_end)
             end_frame(d);
         d->offset += pos;
         *consumed = pos;
