@@ -70,6 +70,11 @@ uint8_t mqws_err_mqtt_reason(mqws_err e, int version)
         return 0;
     if (version >= 5)
         return i->mqtt5_reason;
-    /* 3.1.1 has no DISCONNECT reason; only CONNACK return code 0x01 names an error. */
-    return i->mqtt5_reason == 0x84 ? 0x01 : 0x00;
+    /* 3.1.1 has no DISCONNECT reason; CONNACK return codes name two decode errors:
+     * 0x01 unacceptable protocol version (5.0: 0x84), 0x02 identifier rejected (0x85). */
+    switch (i->mqtt5_reason) {
+    case 0x84: return 0x01;
+    case 0x85: return 0x02;
+    default: return 0x00;
+    }
 }

@@ -476,6 +476,10 @@ static mqws_err decode_connect(reader *r, mqws_packet *pkt)
         (e = read_props(r, MQWS_CONNECT, &pkt->props)) != MQWS_OK ||
         (e = read_utf8(r, &c->client_id)) != MQWS_OK)
         return e;
+    /* 3.1.1 MQTT-3.1.3-7/8: a zero-byte ClientId needs CleanSession 1 (answered 0x02).
+     * 5.0 lets the Server assign one either way (3.1.3.1). */
+    if (c->level == MQWS_MQTT_V311 && c->client_id.len == 0 && !c->clean_start)
+        return fail(r, MQWS_ERR_MQTT_CLIENT_ID, r->pos - 2);
     pkt->version = c->level;
     if (c->will && (e = connect_will(r, c)) != MQWS_OK)
         return e;
@@ -580,16 +584,22 @@ static mqws_err decode_ack(reader *r, mqws_packet *pkt)
 
 /* ---- SUBSCRIBE, UNSUBSCRIBE (3.8, 3.10) */
 
-/* Subscription Options: 3.1.1 3.8.3.1 (MQTT-3.8.3-4), 5.0 3.8.3.1 (MQTT-3.8.3-4/5). */
-static bool sub_options_ok(uint8_t o, int version, bool shared)
+/*
+ * Subscription Options. 3.1.1 (MQTT-3.8.3-4): reserved bits or QoS 3 make the packet
+ * malformed. 5.0: reserved bits are malformed (MQTT-3.8.3-5, 0x81), while QoS 3,
+ * Retain Handling 3 and No Local on a shared subscription (MQTT-3.8.3-4) are
+ * Protocol Errors (3.8.3.1, 0x82).
+ */
+static mqws_err sub_options_check(uint8_t o, int version, bool shared)
 {
-    if (MQWS_SUB_QOS(o) == 3)
-        return false;
     if (version != MQWS_MQTT_V5)
-        return (o & 0xFCu) == 0;
-    if ((o & 0xC0u) || MQWS_SUB_RETAIN_HANDLING(o) == 3)
-        return false;
-    return !(shared && (o & MQWS_SUB_NO_LOCAL)); /* MQTT-3.8.3-4 (5.0) */
+        return (o & 0xFCu) || MQWS_SUB_QOS(o) == 3 ? MQWS_ERR_MQTT_SUB_OPTIONS : MQWS_OK;
+    if (o & 0xC0u)
+        return MQWS_ERR_MQTT_SUB_OPTIONS;
+    if (MQWS_SUB_QOS(o) == 3 || MQWS_SUB_RETAIN_HANDLING(o) == 3 ||
+        (shared && (o & MQWS_SUB_NO_LOCAL)))
+        return MQWS_ERR_MQTT_SUB_OPTIONS_VALUE;
+    return MQWS_OK;
 }
 
 static mqws_err read_sub_entry(reader *r, bool with_options)
@@ -606,8 +616,8 @@ static mqws_err read_sub_entry(reader *r, bool with_options)
     uint8_t o;
     if ((e = read_u8(r, &o)) != MQWS_OK)
         return e;
-    if (!sub_options_ok(o, r->version, is_shared(f.ptr, f.len, r->version)))
-        return fail(r, MQWS_ERR_MQTT_SUB_OPTIONS, r->pos - 1);
+    if ((e = sub_options_check(o, r->version, is_shared(f.ptr, f.len, r->version))) != MQWS_OK)
+        return fail(r, e, r->pos - 1);
     return MQWS_OK;
 }
 
@@ -905,7 +915,8 @@ static mqws_err check_connect(const mqws_connect *c, int version)
     if (c->will && c->will_topic.len == 0) /* MQTT-3.1.3-10: a Topic Name, never empty */
         return MQWS_ERR_ARG;
     if (version == MQWS_MQTT_V311 &&
-        (c->will_props.raw_len || (c->has_password && !c->has_username)))
+        (c->will_props.raw_len || (c->has_password && !c->has_username) ||
+         (c->client_id.len == 0 && !c->clean_start))) /* MQTT-3.1.3-7 */
         return MQWS_ERR_ARG;
     bool ok = view_ok(c->client_id.ptr, c->client_id.len, STR_MAX_) &&
               view_ok(c->will_topic.ptr, c->will_topic.len, STR_MAX_) &&

@@ -178,8 +178,8 @@ static mqws_err prop_int(prop_reader *r, uint8_t id, mqws_prop_type type, size_t
         e = mqws_mqtt_varint_read(r->buf, &r->pos, r->end, &v, r->err_at);
         if (e == MQWS_NEED_MORE)
             return prop_fail(r, MQWS_ERR_MQTT_MALFORMED, r->pos);
-        if (e != MQWS_OK) /* over 4 bytes or not minimal */
-            return prop_fail(r, MQWS_ERR_MQTT_PROPERTY_VALUE, id_at);
+        if (e != MQWS_OK) /* over 4 bytes or not minimal: malformed (MQTT-1.5.5-1) */
+            return prop_fail(r, MQWS_ERR_MQTT_MALFORMED, id_at + 1);
         break;
     }
     if (e != MQWS_OK)

@@ -299,11 +299,11 @@ static void test_decode_errors(void **state)
         /* subscription options */
         {4, "8206000100016104", MQWS_ERR_MQTT_SUB_OPTIONS, 7},
         {4, "8206000100016103", MQWS_ERR_MQTT_SUB_OPTIONS, 7},
-        {5, "820700010000016103", MQWS_ERR_MQTT_SUB_OPTIONS, 8},
+        {5, "820700010000016103", MQWS_ERR_MQTT_SUB_OPTIONS_VALUE, 8},
         {5, "820700010000016140", MQWS_ERR_MQTT_SUB_OPTIONS, 8},
-        {5, "820700010000016130", MQWS_ERR_MQTT_SUB_OPTIONS, 8},
+        {5, "820700010000016130", MQWS_ERR_MQTT_SUB_OPTIONS_VALUE, 8},
         {5, "82070001000001612e", MQWS_OK, -1},
-        {5, "8210000100000a2473686172652f672f6104", MQWS_ERR_MQTT_SUB_OPTIONS, 17},
+        {5, "8210000100000a2473686172652f672f6104", MQWS_ERR_MQTT_SUB_OPTIONS_VALUE, 17},
         {5, "8210000100000a2473686172652f672f6101", MQWS_OK, -1},
         {5, "8206000100000161", MQWS_ERR_MQTT_MALFORMED, 8}, /* options byte missing */
         /* reason codes */
@@ -345,7 +345,7 @@ static void test_decode_errors(void **state)
         {5, "3006000161020102", MQWS_ERR_MQTT_PROPERTY_VALUE, 6},
         {5, "3006000161020b80", MQWS_ERR_MQTT_MALFORMED, 7},
         {5, "3006000161020b00", MQWS_ERR_MQTT_PROPERTY_VALUE, 6},
-        {5, "3007000161030b8000", MQWS_ERR_MQTT_PROPERTY_VALUE, 6},
+        {5, "3007000161030b8000", MQWS_ERR_MQTT_MALFORMED, 7}, /* MQTT-1.5.5-1 */
         {5, "3008000161040b010b02", MQWS_OK, -1},
         {5, "82090001020b0100016100", MQWS_OK, -1},
         {5, "820b0001040b010b0200016100", MQWS_ERR_MQTT_PROPERTY_DUPLICATE, 7},
@@ -856,7 +856,8 @@ static void test_round_trip_all_types(void **state)
             pkt.connect.has_username = f & 32;
             pkt.connect.has_password = (f & 32) ? (f & 8) : (v == 5 && (f & 8));
             pkt.connect.keep_alive = (uint16_t)(f * 1000);
-            pkt.connect.client_id = S(f & 4 ? "" : "client-1");
+            /* a zero-byte ClientId needs Clean Session in 3.1.1 (MQTT-3.1.3-7) */
+            pkt.connect.client_id = S((f & 4) && (v == 5 || (f & 1)) ? "" : "client-1");
             pkt.connect.will_topic = S("last/will");
             pkt.connect.will_payload = (mqws_bytes){(const uint8_t *)"\0\1\2", 3};
             pkt.connect.username = S("user");
@@ -1048,6 +1049,19 @@ static void test_encode_sizes_and_args(void **state)
         assert_int_equal(w, sz[i].total);
     }
 
+    /* 3.1.1: a zero-byte ClientId without Clean Session (MQTT-3.1.3-7); fine in 5.0 */
+    mqws_packet conn = {0};
+    conn.type = MQWS_CONNECT;
+    conn.connect.level = MQWS_MQTT_V311;
+    assert_int_equal(mqws_mqtt_encode(&conn, MQWS_MQTT_V311, NULL, 0, &w), MQWS_ERR_ARG);
+    conn.connect.clean_start = true;
+    assert_int_equal(mqws_mqtt_encode(&conn, MQWS_MQTT_V311, NULL, 0, &w),
+                     MQWS_ERR_BUFFER_TOO_SMALL);
+    conn.connect.clean_start = false;
+    conn.connect.level = MQWS_MQTT_V5;
+    assert_int_equal(mqws_mqtt_encode(&conn, MQWS_MQTT_V5, NULL, 0, &w),
+                     MQWS_ERR_BUFFER_TOO_SMALL);
+
     /* impossible fields */
     mqws_packet bad = pkt;
     bad.publish.payload = (mqws_bytes){0};
@@ -1143,6 +1157,7 @@ static void test_encode_sizes_and_args(void **state)
     mqws_packet c = {0};
     c.type = MQWS_CONNECT;
     c.connect.level = 4;
+    c.connect.clean_start = true; /* a zero-byte ClientId needs it in 3.1.1 */
     assert_int_equal(mqws_mqtt_encode(&c, MQWS_MQTT_V5, NULL, 0, &w), MQWS_ERR_BUFFER_TOO_SMALL);
     assert_int_equal(w, 14);
     c.connect.level = 3;

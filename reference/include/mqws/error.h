@@ -97,7 +97,12 @@ extern "C" {
     X(MQTT_TOPIC_NAME, "MQTT-3.3.2-2", 0, 1002, 0x82, "invalid topic name")                       \
     X(MQTT_TOPIC_FILTER, "MQTT-4.7.1-1", 0, 1002, 0x8F, "invalid topic filter")                   \
     X(MQTT_NO_TOPICS, "MQTT-3.8.3-3", 0, 1002, 0x82, "SUBSCRIBE/UNSUBSCRIBE without a topic")     \
-    X(MQTT_SUB_OPTIONS, "MQTT-3.8.3-4", 0, 1002, 0x81, "subscription options reserved bits set")  \
+    X(MQTT_SUB_OPTIONS, "MQTT-3.8.3-4", 0, 1002, 0x81,                                             \
+      "subscription options reserved bits set (or QoS 3 in 3.1.1)")                               \
+    X(MQTT_SUB_OPTIONS_VALUE, "MQTT-3.8.3.1", 0, 1002, 0x82,                                       \
+      "subscription option QoS 3, Retain Handling 3, or No Local on a shared subscription (5.0)") \
+    X(MQTT_CLIENT_ID, "MQTT-3.1.3-8", 0, 1002, 0x85,                                               \
+      "zero-byte ClientId with CleanSession 0 (3.1.1)")                                          \
     X(MQTT_REASON_CODE, "MQTT-2.4", 0, 1002, 0x81, "reason code not allowed for this packet")      \
     X(MQTT_PROPERTY_ID, "MQTT-2.2.2.2", 0, 1002, 0x81, "unknown property or not allowed here")    \
     X(MQTT_PROPERTY_DUPLICATE, "MQTT-2.2.2.2", 0, 1002, 0x82, "property included more than once") \
@@ -140,7 +145,7 @@ uint16_t mqws_err_ws_close_code(mqws_err e);
  * For 5.0 it is the CONNACK/DISCONNECT reason code (0x81 Malformed Packet,
  * 0x82 Protocol Error, 0x84 Unsupported Protocol Version, 0x95 Packet too large, ...).
  * For 3.1.1 it is the CONNACK return code where one exists (0x01 unacceptable
- * protocol version) and 0 otherwise, meaning "close the connection without a reply"
+ * protocol version, 0x02 identifier rejected) and 0 otherwise, meaning "close the connection without a reply"
  * (MQTT-4.8.0-1 in 3.1.1).
  */
 uint8_t mqws_err_mqtt_reason(mqws_err e, int version);
