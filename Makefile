@@ -30,7 +30,7 @@ TEST_SRC := $(sort $(wildcard reference/tests/test_*.c))
 TEST_SUP := $(sort $(wildcard reference/tests/support/*.c))
 TEST_LIBS = $(shell pkg-config --libs cmocka jansson 2>/dev/null || echo -lcmocka -ljansson) $(LIBCRYPTO)
 
-.PHONY: check-clang requirements test-unit-nodeps all lib deps-build deps-test test test-unit test-asan lint-vectors replay run \
+.PHONY: test-install check-clang requirements test-unit-nodeps all lib deps-build deps-test test test-unit test-asan lint-vectors replay run \
         fuzz fuzz-build fuzz-seeds bench bench-codec coverage install clean help
 
 all: lib
@@ -101,10 +101,22 @@ check-clang:
 	  done; echo "clang: library, tests, examples and fuzzers compile without warnings"; \
 	else echo "clang not installed: skipping the clang warning check"; fi
 
+# Installs into a scratch prefix and builds the demo against it through pkg-config:
+# catches a header or symbol that is used but not installed.
+test-install: lib
+	@rm -rf $(BUILD)/install-check
+	@$(MAKE) --no-print-directory install PREFIX=$(CURDIR)/$(BUILD)/install-check >/dev/null
+	@PKG_CONFIG_PATH=$(CURDIR)/$(BUILD)/install-check/lib/pkgconfig; export PKG_CONFIG_PATH; \
+	  $(CC) $(STD) $(WARN) reference/examples/demo.c -o $(BUILD)/install-check/demo \
+	    $$(pkg-config --cflags mqws) $$(pkg-config --libs --static mqws) && \
+	  LD_LIBRARY_PATH=$(CURDIR)/$(BUILD)/install-check/lib $(BUILD)/install-check/demo >/dev/null && \
+	  echo "install: headers, libmqws.so and mqws.pc build and run the demo"
+
 # Ends with the sanitizer run's summary line ("asan: N passed, N failed").
 test: deps-test
 	@$(MAKE) --no-print-directory lint-vectors
 	@$(MAKE) --no-print-directory check-clang
+	@$(MAKE) --no-print-directory test-install
 	@$(MAKE) --no-print-directory replay
 	@$(MAKE) --no-print-directory test-unit
 	@$(MAKE) --no-print-directory test-asan

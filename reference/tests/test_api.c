@@ -477,6 +477,44 @@ static void test_http_next_token(void **state)
     guard_free(&g);
 }
 
+/*
+ * The picohttpparser contract: one buffer that grows in place, the same parser
+ * state, one call per arriving byte. The resumed scan must give the result of a
+ * one-shot parse, and nothing but the last call may complete.
+ */
+static void test_hs_parse_resumes_on_same_buffer(void **state)
+{
+    (void)state;
+    static const char req[] = "GET /mqtt?x=1 HTTP/1.1\r\n"
+                              "Host: broker.test:8080\r\n"
+                              "Upgrade: websocket\r\n"
+                              "Connection: keep-alive, Upgrade\r\n"
+                              "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                              "Sec-WebSocket-Version: 13\r\n"
+                              "Sec-WebSocket-Protocol: mqttv3.1, mqtt\r\n"
+                              "\r\n";
+    char buf[sizeof req];
+    mqws_hs_request drip, whole;
+    memset(&drip, 0, sizeof drip);
+    memset(&whole, 0, sizeof whole);
+    size_t head = 0, head_whole = 0;
+    assert_int_equal(mqws_hs_parse_request(&whole, req, sizeof req - 1, &head_whole), MQWS_OK);
+    for (size_t n = 1; n < sizeof req; n++) {
+        buf[n - 1] = req[n - 1];
+        mqws_err r = mqws_hs_parse_request(&drip, buf, n, &head);
+        assert_int_equal(r, n == sizeof req - 1 ? MQWS_OK : MQWS_NEED_MORE);
+    }
+    assert_int_equal(head, head_whole);
+    assert_int_equal(drip.num_headers, whole.num_headers);
+    mqws_hs_server_result a, b;
+    mqws_hs_server_config cfg = {"/mqtt", {0}};
+    assert_int_equal(mqws_hs_server_accept(&drip, &cfg, &a), MQWS_OK);
+    assert_int_equal(mqws_hs_server_accept(&whole, &cfg, &b), MQWS_OK);
+    assert_string_equal(a.accept, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+    assert_true(mqws_str_eq(a.subprotocol, "mqtt"));
+    assert_string_equal(a.accept, b.accept);
+}
+
 static void test_hs_limits(void **state)
 {
     (void)state;
@@ -1101,6 +1139,7 @@ int main(void)
         cmocka_unit_test_teardown(test_hs_client_request_roundtrip, tu_teardown),
         cmocka_unit_test_teardown(test_hs_client_request_rejects_injection, tu_teardown),
         cmocka_unit_test_teardown(test_http_next_token, tu_teardown),
+        cmocka_unit_test(test_hs_parse_resumes_on_same_buffer),
         cmocka_unit_test_teardown(test_hs_limits, tu_teardown),
         cmocka_unit_test_teardown(test_hs_client_verify_errors, tu_teardown),
         cmocka_unit_test_teardown(test_ws_encode_header_forms, tu_teardown),

@@ -43,7 +43,8 @@ void mqws_assembler_init(mqws_assembler *a, uint8_t *buf, size_t cap);
 /**
  * Consumes MQTT bytes until one packet is complete or the input ends.
  *
- * @param[out] consumed  bytes used from @p in.
+ * @param[out] consumed  bytes used from @p in (after an error: unspecified; the
+ *                       assembler must not be used again).
  * @param[out] packet    on MQWS_OK: the whole packet (fixed header included),
  *                       a view into @p in or into the assembler's buffer, valid
  *                       until the next call.

@@ -9,6 +9,10 @@
  * control frame payload (at most 125 bytes). The decoder struct holds all state;
  * zero-fill it or call mqws_ws_decoder_init.
  *
+ * Text payloads are not checked for UTF-8 here (RFC 6455 8.1 asks the
+ * application layer to fail on invalid text); MQTT never accepts text frames,
+ * and mqws_stream refuses them at their first byte (MQTT-6.0.0-1).
+ *
  *   mqws_ws_decoder d; mqws_ws_decoder_init(&d, MQWS_ROLE_SERVER, 1 << 20);
  *   while (len > 0) {
  *       size_t used; mqws_ws_event ev;
