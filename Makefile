@@ -83,6 +83,7 @@ test-unit-nodeps:
 
 lint-vectors: deps-test
 	$(PYTHON) vectors/lint.py
+	$(PYTHON) vectors/tools/fmt.py --check $(filter-out vectors/schema/%,$(wildcard vectors/*/*.json))
 	$(PYTHON) ci/requirements.py --check
 
 # Regenerates docs/requirements.md after vectors or tests change.
