@@ -131,13 +131,11 @@ static inline mqws_err check_byte1(const mqws_ws_decoder *d, uint8_t b0, uint8_t
     return MQWS_OK;
 }
 
-static uint8_t header_need(uint8_t b1)
+/* Header length from its second byte: 2, +2 or +8 length bytes, +4 mask bytes. */
+static inline size_t header_need(uint8_t b1)
 {
-    uint8_t len7 = b1 & 0x7Fu;
-    uint8_t n = 2;
-    n += len7 == 126 ? 2 : len7 == 127 ? 8 : 0;
-    n += (b1 & 0x80u) ? 4 : 0;
-    return n;
+    size_t len7 = b1 & 0x7Fu;
+    return 2u + (len7 == 126 ? 2u : 0u) + (len7 == 127 ? 8u : 0u) + ((size_t)(b1 >> 7) << 2);
 }
 
 /* Header complete: decode the length (minimal form, top bit clear; 5.2) and start the payload. */
@@ -238,7 +236,7 @@ static bool collect_header(mqws_ws_decoder *d, const uint8_t *buf, size_t len, s
         d->hdr[d->hdr_len++] = b;
         (*pos)++;
         if (d->hdr_len == 2)
-            d->hdr_need = header_need(b);
+            d->hdr_need = (uint8_t)header_need(b);
     }
     return d->hdr_len == d->hdr_need;
 }
@@ -264,7 +262,8 @@ mqws_err mqws_ws_decode(mqws_ws_decoder *d, uint8_t *buf, size_t len, size_t *co
             uint64_t hdr_start = d->offset + pos - d->hdr_len;
             d->frame_start = hdr_start;
             const uint8_t *h = d->hdr;
-            if (d->hdr_len == 0 && len - pos >= 2 && len - pos >= header_need(buf[pos + 1])) {
+            size_t need = len - pos >= 2 ? header_need(buf[pos + 1]) : MQWS_WS_MAX_HEADER + 1;
+            if (d->hdr_len == 0 && len - pos >= need) {
                 /* The whole header is in the input (the usual case): check and decode it
                  * in place. Collecting it byte by byte into d->hdr costs a store-forwarding
                  * stall on the 4-byte mask load, about a third of a small frame's time. */
@@ -278,7 +277,7 @@ mqws_err mqws_ws_decode(mqws_ws_decoder *d, uint8_t *buf, size_t len, size_t *co
                     r = fail(d, r, d->offset + pos);
                     break;
                 }
-                pos += header_need(h[1]) - 1u;
+                pos += need - 1u;
             } else if (!collect_header(d, buf, len, &pos, &r)) {
                 break; /* an error, or the header is cut off: the bytes are kept */
             }
