@@ -28,6 +28,7 @@ def ref_key(ref):
 
 def collect():
     table = {}
+    expecting = {}  # error name -> {file label: [vector ids expecting it]}
 
     def row(ref):
         return table.setdefault(ref, {"vectors": {}, "errors": set(), "tests": set()})
@@ -42,13 +43,20 @@ def collect():
         for group in doc.get("testGroups", []):
             version = group.get("params", {}).get("version")
             for t in group.get("tests", []):
+                label = rel if version is None else f"{rel} (v{version})"
                 for ref in t.get("refs", []):
-                    label = rel if version is None else f"{rel} (v{version})"
                     row(ref)["vectors"].setdefault(label, []).append(t["id"])
+                err = t.get("expect", {}).get("error")
+                if err:
+                    expecting.setdefault(err, {}).setdefault(label, []).append(t["id"])
     with open(os.path.join(ROOT, "reference", "include", "mqws", "error.h"), encoding="utf-8") as f:
         for name, ref in ERR_RE.findall(f.read()):
             if ref:
                 row(ref)["errors"].add("MQWS_ERR_" + name)
+                # the rule an error enforces is exercised by every vector expecting that error
+                for label, ids in expecting.get(name, {}).items():
+                    row(ref)["vectors"].setdefault(label, []).extend(
+                        i for i in ids if i not in row(ref)["vectors"].get(label, []))
     for path in sorted(glob.glob(os.path.join(ROOT, "reference", "tests", "*.c")) +
                        glob.glob(os.path.join(ROOT, "fuzz", "*.c"))):
         with open(path, encoding="utf-8") as f:
@@ -66,7 +74,8 @@ def render(table):
         "`make test` fails when this file is stale. Ids: `RFC6455-<section>`,",
         "`MQTT-<normative id>` (3.1.1 numbering for v4 vectors, 5.0 for v5).",
         "",
-        "Verdict on the reference (libmqws): every vector listed runs in `make test`",
+        "A requirement that names a libmqws error also lists the vectors expecting that",
+        "error. Verdict on the reference (libmqws): every vector listed runs in `make test`",
         "(plain and ASan+UBSan) and must give its expected result, so a listed",
         "requirement is *pass* whenever `make test` passes. Requirements with no",
         "vector and no test are marked *untested*.",
