@@ -104,14 +104,21 @@ check-clang:
 
 # Installs into a scratch prefix and builds the demo against it through pkg-config:
 # catches a header or symbol that is used but not installed.
+INSTALL_CHECK = $(abspath $(BUILD))/install-check
 test-install: lib
-	@rm -rf $(BUILD)/install-check
-	@$(MAKE) --no-print-directory install PREFIX=$(CURDIR)/$(BUILD)/install-check >/dev/null
-	@PKG_CONFIG_PATH=$(CURDIR)/$(BUILD)/install-check/lib/pkgconfig; export PKG_CONFIG_PATH; \
-	  $(CC) $(STD) $(WARN) reference/examples/demo.c -o $(BUILD)/install-check/demo \
+	@rm -rf $(INSTALL_CHECK)
+	@$(MAKE) --no-print-directory install PREFIX=$(INSTALL_CHECK) >/dev/null
+	@PKG_CONFIG_PATH=$(INSTALL_CHECK)/lib/pkgconfig; export PKG_CONFIG_PATH; \
+	  $(CC) $(STD) $(WARN) reference/examples/demo.c -o $(INSTALL_CHECK)/demo \
 	    $$(pkg-config --cflags mqws) $$(pkg-config --libs --static mqws) && \
-	  LD_LIBRARY_PATH=$(CURDIR)/$(BUILD)/install-check/lib $(BUILD)/install-check/demo >/dev/null && \
+	  LD_LIBRARY_PATH=$(INSTALL_CHECK)/lib $(INSTALL_CHECK)/demo >/dev/null && \
 	  echo "install: headers, libmqws.so and mqws.pc build and run the demo"
+	@# every exported symbol carries the prefix and is declared in a public header
+	@syms=$$(nm -D --defined-only $(BUILD)/libmqws.so | awk '$$2 ~ /[TDBR]/ {print $$3}'); \
+	  for sym in $$syms; do \
+	    case $$sym in mqws_*) ;; *) echo "exported without the mqws_ prefix: $$sym"; exit 1;; esac; \
+	    grep -qw "$$sym" reference/include/mqws/*.h || { echo "exported but in no public header: $$sym"; exit 1; }; \
+	  done; echo "symbols: $$(echo $$syms | wc -w) exported, all mqws_ and declared in reference/include/mqws/"
 
 # Ends with the sanitizer run's summary line ("asan: N passed, N failed").
 test: deps-test

@@ -37,7 +37,7 @@ LIBCRYPTO := $(shell pkg-config --libs libcrypto 2>/dev/null || echo -lcrypto)
 
 LIB_SRC   := $(sort $(wildcard reference/lib/*.c))
 LIB_HDR   := $(wildcard reference/include/mqws/*.h reference/lib/*.h)
-FUZZ_HDR  := fuzz/fuzz_common.h fuzz/fuzz_mqtt_packet_impl.h
+FUZZ_HDR  := fuzz/fuzz_common.h fuzz/fuzz_mqtt_packet_impl.h reference/tests/support/transport.h
 
 # ------------------------------------------------------------------ libFuzzer build
 SAN        := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer

@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mqws/error.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define FZ_CHECK(cond)                                                                         \
@@ -64,6 +66,45 @@ static inline uint64_t fz_rand(uint64_t *s)
     x ^= x >> 27;
     *s = x;
     return x * 2685821657736338717ull;
+}
+
+/*
+ * The length of the next chunk when feeding an input of len bytes of which left
+ * are left: all of them (rng NULL: the whole input at once), else 1..small bytes
+ * drawn from rng; long inputs (64 KiB frames) get proportionally larger chunks,
+ * about 64 of them (small + len / 32), to keep the target fast.
+ */
+static inline size_t fz_chunk_len(uint64_t *rng, size_t len, size_t left, unsigned small)
+{
+    if (!rng)
+        return left;
+    size_t want = 1 + (size_t)(fz_rand(rng) % (small + len / 32));
+    return want < left ? want : left;
+}
+
+/*
+ * Bookkeeping after one decoder call on chunk bytes [*off, n) that returned r
+ * having consumed used: used is at most what was left; *off and *total (bytes
+ * consumed over the whole input) advance. Returns 1 on MQWS_OK (an event: call
+ * again); 0 when the chunk is done: on MQWS_NEED_MORE, which must have consumed
+ * the rest of it, and on an error, which must be a known code and goes to *result.
+ */
+static inline int fz_step(mqws_err r, size_t used, size_t n, size_t *off, uint64_t *total,
+                          mqws_err *result)
+{
+    FZ_CHECK(used <= n - *off);
+    *off += used;
+    *total += used;
+    if (r == MQWS_NEED_MORE) {
+        FZ_CHECK(*off == n);
+        return 0;
+    }
+    if (r != MQWS_OK) {
+        FZ_CHECK(r >= 2 && r < MQWS_ERR_COUNT_);
+        *result = r;
+        return 0;
+    }
+    return 1;
 }
 
 /* Growable byte log: events are serialised into it, and two logs compared with memcmp. */

@@ -139,14 +139,7 @@ static mqws_err run_decoder(mqws_role role, uint64_t max_message, const uint8_t 
     uint64_t total = 0;
     size_t pos = 0, events = 0;
     while (pos < len && result == MQWS_NEED_MORE) {
-        size_t n = len - pos;
-        if (rng) {
-            /* 1..23 bytes; long inputs (64 KiB frames) get proportionally larger
-             * chunks, about 64 of them, to keep the target fast */
-            size_t want = 1 + (size_t)(fz_rand(rng) % (23u + len / 32));
-            if (want < n)
-                n = want;
-        }
+        size_t n = fz_chunk_len(rng, len, len - pos, 23u);
         uint8_t *chunk = fz_dup(buf + pos, n);
         size_t off = 0;
         while (off < n) {
@@ -154,18 +147,11 @@ static mqws_err run_decoder(mqws_role role, uint64_t max_message, const uint8_t 
             mqws_ws_event ev;
             memset(&ev, 0, sizeof ev);
             mqws_err r = mqws_ws_decode(&d, chunk + off, n - off, &used, &ev);
-            FZ_CHECK(used <= n - off);
-            off += used;
-            total += used;
-            if (r == MQWS_NEED_MORE) {
-                FZ_CHECK(off == n);
-                break;
-            }
-            if (r != MQWS_OK) {
-                FZ_CHECK(r >= 2 && r < MQWS_ERR_COUNT_);
-                FZ_CHECK(r == MQWS_ERR_STREAM_CLOSED || mqws_err_ws_close_code(r) != 0);
-                FZ_CHECK(d.err_offset <= len);
-                result = r;
+            if (!fz_step(r, used, n, &off, &total, &result)) {
+                if (result != MQWS_NEED_MORE) {
+                    FZ_CHECK(r == MQWS_ERR_STREAM_CLOSED || mqws_err_ws_close_code(r) != 0);
+                    FZ_CHECK(d.err_offset <= len);
+                }
                 break;
             }
             FZ_CHECK(++events <= 2 * len + 16); /* no event without progress, forever */
@@ -188,10 +174,19 @@ static mqws_err run_decoder(mqws_role role, uint64_t max_message, const uint8_t 
     return result;
 }
 
-static void check_mask(const uint8_t *data, size_t len, uint64_t *rng)
+/* A masking key from the low 32 bits of the next random number, which is returned. */
+static uint64_t rand_key(uint64_t *rng, uint8_t key[4])
 {
     uint64_t r = fz_rand(rng);
-    uint8_t key[4] = {(uint8_t)r, (uint8_t)(r >> 8), (uint8_t)(r >> 16), (uint8_t)(r >> 24)};
+    for (int i = 0; i < 4; i++)
+        key[i] = (uint8_t)(r >> (8 * i));
+    return r;
+}
+
+static void check_mask(const uint8_t *data, size_t len, uint64_t *rng)
+{
+    uint8_t key[4];
+    uint64_t r = rand_key(rng, key);
     uint64_t offset = (r >> 32) & 0xff;
     if (r & (1ull << 31))
         offset += 0xfffffff0ull; /* far into a large frame */
@@ -207,8 +202,8 @@ static void check_mask(const uint8_t *data, size_t len, uint64_t *rng)
 static void check_reencode(const sink *orig, mqws_role role, uint64_t max_message,
                            const uint8_t *input, uint64_t *rng)
 {
-    uint64_t r = fz_rand(rng);
-    uint8_t key[4] = {(uint8_t)r, (uint8_t)(r >> 8), (uint8_t)(r >> 16), (uint8_t)(r >> 24)};
+    uint8_t key[4];
+    rand_key(rng, key);
     const uint8_t *mask = role == MQWS_ROLE_SERVER ? key : NULL;
 
     size_t need = 0;

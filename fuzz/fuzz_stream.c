@@ -27,6 +27,8 @@
 #include "mqws/error.h"
 #include "mqws/mqtt.h"
 #include "mqws/stream.h"
+/* one feed call over either transport, shared with the stream vector test */
+#include "../reference/tests/support/transport.h"
 
 typedef struct config {
     mqws_role role;
@@ -66,60 +68,24 @@ static bool points_into(const uint8_t *p, size_t n, const uint8_t *base, size_t 
 static mqws_err run(const config *cfg, const uint8_t *buf, size_t len, uint64_t *rng, fz_log *log)
 {
     uint8_t *pbuf = fz_malloc(cfg->cap);
-    mqws_stream s;
-    mqws_assembler a;
-    memset(&s, 0, sizeof s);
-    memset(&a, 0, sizeof a);
-    if (cfg->tcp)
-        mqws_assembler_init(&a, pbuf, cfg->cap);
-    else
-        mqws_stream_init(&s, cfg->role, pbuf, cfg->cap, 0);
+    tu_transport t;
+    tu_transport_init(&t, cfg->tcp, cfg->role, pbuf, cfg->cap, 0);
 
     mqws_err result = MQWS_NEED_MORE;
     uint64_t total = 0;
     size_t pos = 0, events = 0;
     while (pos < len && result == MQWS_NEED_MORE) {
-        size_t n = len - pos;
-        if (rng) {
-            /* 1..31 bytes; long inputs (64 KiB frames) get proportionally larger
-             * chunks, about 64 of them, to keep the target fast */
-            size_t want = 1 + (size_t)(fz_rand(rng) % (31u + len / 32));
-            if (want < n)
-                n = want;
-        }
+        size_t n = fz_chunk_len(rng, len, len - pos, 31u);
         uint8_t *chunk = fz_dup(buf + pos, n);
         size_t off = 0;
         for (;;) {
             size_t used = (size_t)-1;
-            mqws_err r;
-            uint8_t type;
-            mqws_bytes payload = {NULL, 0};
-            uint16_t close_code = 0;
-            mqws_str reason = {NULL, 0};
-            if (cfg->tcp) {
-                r = mqws_assembler_feed(&a, chunk + off, n - off, &used, &payload);
-                type = MQWS_STREAM_PACKET;
-            } else {
-                mqws_stream_event ev;
-                memset(&ev, 0, sizeof ev);
-                r = mqws_stream_feed(&s, chunk + off, n - off, &used, &ev);
-                type = (uint8_t)ev.type;
-                payload = ev.data;
-                close_code = ev.close_code;
-                reason = ev.close_reason;
-            }
-            FZ_CHECK(used <= n - off);
-            off += used;
-            total += used;
-            if (r == MQWS_NEED_MORE) {
-                FZ_CHECK(off == n);
+            mqws_stream_event ev;
+            mqws_err r = tu_transport_feed(&t, chunk + off, n - off, &used, &ev);
+            if (!fz_step(r, used, n, &off, &total, &result))
                 break;
-            }
-            if (r != MQWS_OK) {
-                FZ_CHECK(r >= 2 && r < MQWS_ERR_COUNT_);
-                result = r;
-                break;
-            }
+            uint8_t type = (uint8_t)ev.type;
+            const mqws_bytes payload = ev.data;
             FZ_CHECK(++events <= 2 * len + 16);
             fz_log_put(log, &type, 1);
             switch (type) {
@@ -136,8 +102,8 @@ static mqws_err run(const config *cfg, const uint8_t *buf, size_t len, uint64_t 
                 break;
             case MQWS_STREAM_CLOSE:
                 FZ_CHECK(!cfg->tcp);
-                fz_log_u64(log, close_code);
-                fz_log_blob(log, reason.ptr, reason.len);
+                fz_log_u64(log, ev.close_code);
+                fz_log_blob(log, ev.close_reason.ptr, ev.close_reason.len);
                 break;
             default:
                 FZ_CHECK(!"unknown stream event type");
@@ -152,7 +118,7 @@ static mqws_err run(const config *cfg, const uint8_t *buf, size_t len, uint64_t 
     fz_log_u64(log, result == MQWS_NEED_MORE ? total : 0);
     uint64_t err_off = 0;
     if (result != MQWS_NEED_MORE)
-        err_off = cfg->tcp ? a.err_offset : mqws_stream_err_offset(&s);
+        err_off = tu_transport_err_offset(&t);
     FZ_CHECK(err_off <= len);
     fz_log_u64(log, err_off);
     free(pbuf);

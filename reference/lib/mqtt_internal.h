@@ -7,6 +7,13 @@
 
 #include "mqws/mqtt.h"
 
+/* Shared between the library's files only: kept out of libmqws.so's exported symbols. */
+#if defined(__GNUC__)
+#define MQWS_INTERNAL __attribute__((visibility("hidden")))
+#else
+#define MQWS_INTERNAL
+#endif
+
 /* Where a property block sits: a packet type (1..15) or the CONNECT Will properties. */
 #define MQWS_PROPS_IN_WILL 0
 
@@ -16,7 +23,7 @@
  * MQWS_PROPS_IN_WILL. Fills *props and advances *pos past the block.
  * On error *err_at is the offset in buf of the offending byte.
  */
-mqws_err mqws_mqtt_props_decode(const uint8_t *buf, size_t *pos, size_t end, int where,
+MQWS_INTERNAL mqws_err mqws_mqtt_props_decode(const uint8_t *buf, size_t *pos, size_t end, int where,
                                 mqws_props *props, size_t *err_at);
 
 /*
@@ -25,16 +32,16 @@ mqws_err mqws_mqtt_props_decode(const uint8_t *buf, size_t *pos, size_t end, int
  * (continuation bit on the 4th byte, or not minimal: MQTT-1.5.5-1) with *err_at
  * the offending byte; *pos advances only on MQWS_OK.
  */
-mqws_err mqws_mqtt_varint_read(const uint8_t *buf, size_t *pos, size_t end, uint32_t *value,
+MQWS_INTERNAL mqws_err mqws_mqtt_varint_read(const uint8_t *buf, size_t *pos, size_t end, uint32_t *value,
                                size_t *err_at);
 
 /* Bytes a Variable Byte Integer needs for @p v (1..4; v <= 268435455). */
-size_t mqws_mqtt_varint_size(uint32_t v);
+MQWS_INTERNAL size_t mqws_mqtt_varint_size(uint32_t v);
 
 /* Writes @p v as a Variable Byte Integer at out; returns the bytes written. */
-size_t mqws_mqtt_varint_write(uint8_t *out, uint32_t v);
+MQWS_INTERNAL size_t mqws_mqtt_varint_write(uint8_t *out, uint32_t v);
 
 /* Topic Name check on raw bytes; *bad receives the offending offset within s. */
-mqws_err mqws_mqtt_topic_name_check(const uint8_t *s, size_t len, bool allow_empty, size_t *bad);
+MQWS_INTERNAL mqws_err mqws_mqtt_topic_name_check(const uint8_t *s, size_t len, bool allow_empty, size_t *bad);
 
 #endif /* MQWS_MQTT_INTERNAL_H */

@@ -544,34 +544,29 @@ static void test_hs_limits(void **state)
     assert_err(mqws_hs_parse_request(&req, big, big_len, &hl), MQWS_ERR_HS_TOO_LARGE);
     tu_free(big);
 
-    /* more header fields than MQWS_HS_MAX_HEADERS */
-    tu_bytes t = {0};
-    const char *line0 = "GET / HTTP/1.1\r\n";
-    tu_bytes_append(&t, line0, strlen(line0));
-    for (unsigned i = 0; i <= MQWS_HS_MAX_HEADERS; i++) {
-        char line[32];
-        snprintf(line, sizeof line, "X-%u: v\r\n", i);
-        tu_bytes_append(&t, line, strlen(line));
+    /* more header fields than MQWS_HS_MAX_HEADERS; exactly that many are fine */
+    static const struct {
+        unsigned fields;
+        mqws_err want;
+    } counts[] = {{MQWS_HS_MAX_HEADERS + 1, MQWS_ERR_HS_TOO_MANY_HEADERS},
+                  {MQWS_HS_MAX_HEADERS, MQWS_OK}};
+    for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
+        tu_bytes t = {0};
+        const char *line0 = "GET / HTTP/1.1\r\n";
+        tu_bytes_append(&t, line0, strlen(line0));
+        for (unsigned i = 0; i < counts[c].fields; i++) {
+            char line[32];
+            snprintf(line, sizeof line, "X-%u: v\r\n", i);
+            tu_bytes_append(&t, line, strlen(line));
+        }
+        tu_bytes_append(&t, "\r\n", 2);
+        memset(&req, 0, sizeof req);
+        p = (const char *)guard_put(&g, t.p, t.len);
+        assert_err(mqws_hs_parse_request(&req, p, t.len, &hl), counts[c].want);
+        tu_bytes_free(&t);
     }
-    tu_bytes_append(&t, "\r\n", 2);
-    memset(&req, 0, sizeof req);
-    p = (const char *)guard_put(&g, t.p, t.len);
-    assert_err(mqws_hs_parse_request(&req, p, t.len, &hl), MQWS_ERR_HS_TOO_MANY_HEADERS);
     assert_int_equal(mqws_err_http_status(MQWS_ERR_HS_TOO_MANY_HEADERS), 431);
-    /* exactly MQWS_HS_MAX_HEADERS fields are fine */
-    tu_bytes_free(&t);
-    tu_bytes_append(&t, line0, strlen(line0));
-    for (unsigned i = 0; i < MQWS_HS_MAX_HEADERS; i++) {
-        char line[32];
-        snprintf(line, sizeof line, "X-%u: v\r\n", i);
-        tu_bytes_append(&t, line, strlen(line));
-    }
-    tu_bytes_append(&t, "\r\n", 2);
-    memset(&req, 0, sizeof req);
-    p = (const char *)guard_put(&g, t.p, t.len);
-    assert_err(mqws_hs_parse_request(&req, p, t.len, &hl), MQWS_OK);
     assert_int_equal(req.num_headers, MQWS_HS_MAX_HEADERS);
-    tu_bytes_free(&t);
     guard_free(&g);
 }
 
@@ -702,30 +697,26 @@ static void test_ws_encode_frame_rfc_examples(void **state)
     uint8_t out[300];
     size_t w;
     /* RFC 6455 5.7 */
-    assert_err(mqws_ws_encode_frame(out, sizeof out, &w, MQWS_WS_TEXT, true,
-                                    (const uint8_t *)"Hello", 5, NULL),
-               MQWS_OK);
-    assert_bytes(out, w, "\x81\x05\x48\x65\x6c\x6c\x6f", 7);
-    assert_err(mqws_ws_encode_frame(out, sizeof out, &w, MQWS_WS_TEXT, true,
-                                    (const uint8_t *)"Hello", 5, key),
-               MQWS_OK);
-    assert_bytes(out, w, "\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58", 11);
-    assert_err(mqws_ws_encode_frame(out, sizeof out, &w, MQWS_WS_TEXT, false,
-                                    (const uint8_t *)"Hel", 3, NULL),
-               MQWS_OK);
-    assert_bytes(out, w, "\x01\x03\x48\x65\x6c", 5);
-    assert_err(mqws_ws_encode_frame(out, sizeof out, &w, MQWS_WS_CONTINUATION, true,
-                                    (const uint8_t *)"lo", 2, NULL),
-               MQWS_OK);
-    assert_bytes(out, w, "\x80\x02\x6c\x6f", 4);
-    assert_err(mqws_ws_encode_frame(out, sizeof out, &w, MQWS_WS_PING, true,
-                                    (const uint8_t *)"Hello", 5, NULL),
-               MQWS_OK);
-    assert_bytes(out, w, "\x89\x05\x48\x65\x6c\x6c\x6f", 7);
-    assert_err(mqws_ws_encode_frame(out, sizeof out, &w, MQWS_WS_PONG, true,
-                                    (const uint8_t *)"Hello", 5, key),
-               MQWS_OK);
-    assert_bytes(out, w, "\x8a\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58", 11);
+    static const struct {
+        mqws_ws_opcode opcode;
+        bool fin, masked;
+        const char *payload, *want;
+        size_t want_len;
+    } rfc[] = {
+        {MQWS_WS_TEXT, true, false, "Hello", "\x81\x05\x48\x65\x6c\x6c\x6f", 7},
+        {MQWS_WS_TEXT, true, true, "Hello", "\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58", 11},
+        {MQWS_WS_TEXT, false, false, "Hel", "\x01\x03\x48\x65\x6c", 5},
+        {MQWS_WS_CONTINUATION, true, false, "lo", "\x80\x02\x6c\x6f", 4},
+        {MQWS_WS_PING, true, false, "Hello", "\x89\x05\x48\x65\x6c\x6c\x6f", 7},
+        {MQWS_WS_PONG, true, true, "Hello", "\x8a\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58", 11},
+    };
+    for (size_t i = 0; i < sizeof rfc / sizeof rfc[0]; i++) {
+        assert_err(mqws_ws_encode_frame(out, sizeof out, &w, rfc[i].opcode, rfc[i].fin,
+                                        (const uint8_t *)rfc[i].payload, strlen(rfc[i].payload),
+                                        rfc[i].masked ? key : NULL),
+                   MQWS_OK);
+        assert_bytes(out, w, rfc[i].want, rfc[i].want_len);
+    }
     uint8_t payload[256];
     memset(payload, 0x5a, sizeof payload);
     assert_err(mqws_ws_encode_frame(out, sizeof out, &w, MQWS_WS_BINARY, true, payload, 256, NULL),

@@ -13,23 +13,13 @@
 #include <string.h>
 
 #include "mqws/mqws.h"
+#include "events.h"
+#include "transport.h"
 #include "vectors.h"
 
 #define MAX_EVENTS 512
 /* Calls per chunk without progress before the harness calls it a livelock. */
 #define MAX_IDLE_CALLS 100000
-
-typedef struct st_ev {
-    const char *type; /* packet, ping, pong, close */
-    tu_bytes data;
-    uint16_t close_code;
-} st_ev;
-
-typedef struct st_run {
-    st_ev ev[MAX_EVENTS];
-    size_t n;
-    mqws_err err;
-} st_run;
 
 typedef struct st_ctx {
     const vec_case *vc;
@@ -42,30 +32,30 @@ typedef struct st_ctx {
     guard_buf g;
 } st_ctx;
 
-static void add_ev(const st_ctx *c, st_run *r, const char *type, const uint8_t *p, size_t n,
-                   uint16_t code)
+static const char *event_name(mqws_stream_event_type t)
 {
-    if (r->n == MAX_EVENTS)
-        VFAIL(c->vc, "more than %d events", MAX_EVENTS);
-    st_ev *e = &r->ev[r->n++];
-    memset(e, 0, sizeof *e);
-    e->type = type;
-    e->close_code = code;
-    tu_bytes_append(&e->data, p, n);
+    return t == MQWS_STREAM_PACKET ? "packet"
+           : t == MQWS_STREAM_PING ? "ping"
+           : t == MQWS_STREAM_PONG ? "pong"
+           : t == MQWS_STREAM_CLOSE ? "close"
+                                    : "?";
 }
 
-static void feed_plan(st_ctx *c, const tu_plan *plan, st_run *out)
+static void add_event(st_ctx *c, const tu_plan *plan, vec_events *out, const mqws_stream_event *ev)
+{
+    vec_event *e = vec_events_add(c->vc, plan, out, event_name(ev->type));
+    e->close_code = ev->close_code;
+    if (ev->type == MQWS_STREAM_CLOSE)
+        tu_bytes_append(&e->data, ev->close_reason.ptr, ev->close_reason.len);
+    else
+        tu_bytes_append(&e->data, ev->data.ptr, ev->data.len);
+}
+
+static void feed_plan(st_ctx *c, const tu_plan *plan, vec_events *out)
 {
     uint8_t *pbuf = tu_malloc(c->max_packet ? c->max_packet : 1);
-    mqws_stream s;
-    mqws_assembler a;
-    memset(&s, 0, sizeof s);
-    memset(&a, 0, sizeof a);
-    if (c->tcp)
-        mqws_assembler_init(&a, pbuf, c->max_packet);
-    else
-        mqws_stream_init(&s, c->role, pbuf, c->max_packet, c->max_message);
-    out->err = MQWS_OK;
+    tu_transport t;
+    tu_transport_init(&t, c->tcp, c->role, pbuf, c->max_packet, c->max_message);
 
     size_t start = 0;
     for (size_t i = 0; i < plan->n && out->err == MQWS_OK; i++) {
@@ -75,38 +65,11 @@ static void feed_plan(st_ctx *c, const tu_plan *plan, st_run *out)
         unsigned idle = 0;
         for (;;) {
             size_t used = (size_t)-1;
-            mqws_err r;
-            if (c->tcp) {
-                mqws_bytes pkt = {0};
-                r = mqws_assembler_feed(&a, p, n, &used, &pkt);
-                if (r == MQWS_OK)
-                    add_ev(c, out, "packet", pkt.ptr, pkt.len, 0);
-            } else {
-                mqws_stream_event ev;
-                memset(&ev, 0, sizeof ev);
-                r = mqws_stream_feed(&s, p, n, &used, &ev);
-                if (r == MQWS_OK) {
-                    const char *t = ev.type == MQWS_STREAM_PACKET ? "packet"
-                                    : ev.type == MQWS_STREAM_PING ? "ping"
-                                    : ev.type == MQWS_STREAM_PONG ? "pong"
-                                    : ev.type == MQWS_STREAM_CLOSE ? "close"
-                                                                   : "?";
-                    add_ev(c, out, t, ev.data.ptr, ev.data.len, ev.close_code);
-                }
-            }
-            if (used > n)
-                VFAIL(c->vc, "%s: consumed %zu of %zu bytes", plan->desc, used, n);
-            p += used;
-            n -= used;
-            if (r == MQWS_NEED_MORE) {
-                if (n != 0)
-                    VFAIL(c->vc, "%s: NEED_MORE with %zu bytes left", plan->desc, n);
+            mqws_stream_event ev;
+            mqws_err r = tu_transport_feed(&t, p, n, &used, &ev);
+            if (!vec_events_step(c->vc, plan, out, r, used, &p, &n))
                 break;
-            }
-            if (r != MQWS_OK) {
-                out->err = r;
-                break;
-            }
+            add_event(c, plan, out, &ev);
             if (used == 0 && ++idle > MAX_IDLE_CALLS)
                 VFAIL(c->vc, "%s: %d calls returned events without consuming input",
                       plan->desc, MAX_IDLE_CALLS);
@@ -115,60 +78,14 @@ static void feed_plan(st_ctx *c, const tu_plan *plan, st_run *out)
     tu_free(pbuf);
 }
 
-static void compare(const st_ctx *c, const tu_plan *plan, const st_run *run)
-{
-    const vec_case *vc = c->vc;
-    const json_t *events = json_object_get(vc->expect, "events");
-    size_t want_n = json_is_array(events) ? json_array_size(events) : 0;
-    for (size_t i = 0; i < want_n && i < run->n; i++) {
-        const json_t *w = json_array_get(events, i);
-        const st_ev *e = &run->ev[i];
-        const char *wt = vec_str(w, "type", "?");
-        if (strcmp(wt, e->type) != 0)
-            VFAIL(vc, "%s: event %zu: expected %s, got %s", plan->desc, i, wt, e->type);
-        if (strcmp(wt, "close") == 0) {
-            if (vec_has(w, "close_code") && e->close_code != vec_int(w, "close_code", 0))
-                VFAIL(vc, "%s: event %zu: close_code expected %lld, got %u", plan->desc, i,
-                      vec_int(w, "close_code", 0), e->close_code);
-            continue;
-        }
-        const char *hex = vec_str(w, strcmp(wt, "packet") == 0 ? "hex" : "payload", NULL);
-        if (!hex)
-            continue;
-        size_t wl;
-        uint8_t *wp = vec_hex(hex, &wl);
-        if (!wp)
-            VFAIL(vc, "bad hex in event %zu", i);
-        if (wl != e->data.len || (wl && memcmp(wp, e->data.p, wl) != 0)) {
-            char *got = vec_tohex(e->data.p, e->data.len);
-            VFAIL(vc, "%s: event %zu (%s): expected %zu bytes %.300s, got %zu bytes %.300s",
-                  plan->desc, i, wt, wl, hex, e->data.len, got);
-        }
-        tu_free(wp);
-    }
-    if (want_n != run->n)
-        VFAIL(vc, "%s: expected %zu events, got %zu (error %s)", plan->desc, want_n, run->n,
-              mqws_err_name(run->err));
-    const char *want_err = vec_str(vc->expect, "error", "OK");
-    if (strcmp(want_err, mqws_err_name(run->err)) != 0)
-        VFAIL(vc, "%s: error: expected %s, got %s", plan->desc, want_err,
-              mqws_err_name(run->err));
-    if (vec_has(vc->expect, "close_code") &&
-        mqws_err_ws_close_code(run->err) != vec_int(vc->expect, "close_code", 0))
-        VFAIL(vc, "%s: close_code: expected %lld, mqws_err_ws_close_code(%s) = %u", plan->desc,
-              vec_int(vc->expect, "close_code", 0), mqws_err_name(run->err),
-              mqws_err_ws_close_code(run->err));
-}
-
 static void run_plan(void *vctx, const tu_plan *plan)
 {
     st_ctx *c = vctx;
-    st_run *run = tu_calloc(1, sizeof *run);
-    feed_plan(c, plan, run);
-    compare(c, plan, run);
-    for (size_t i = 0; i < run->n; i++)
-        tu_bytes_free(&run->ev[i].data);
-    tu_free(run);
+    vec_events run;
+    vec_events_init(&run, MAX_EVENTS);
+    feed_plan(c, plan, &run);
+    vec_events_compare(c->vc, plan, &run, NULL);
+    vec_events_free(&run);
 }
 
 static void test_stream(const vec_case *vc)

@@ -13,78 +13,10 @@
 #include <string.h>
 
 #include "mqws/mqws.h"
+#include "events.h"
 #include "vectors.h"
 
-typedef struct frame_ev {
-    const char *type; /* "data", "ping", "pong", "close" */
-    int opcode;
-    tu_bytes payload;
-    bool message_start, fin, open;
-    uint16_t close_code;
-} frame_ev;
-
-typedef struct ws_run {
-    frame_ev ev[256];
-    size_t n;
-    mqws_err err;
-    bool mid_frame; /* input ended inside a frame */
-    bool overflow;
-} ws_run;
-
-static void run_free(ws_run *r)
-{
-    for (size_t i = 0; i < r->n; i++)
-        tu_bytes_free(&r->ev[i].payload);
-    r->n = 0;
-}
-
-static frame_ev *new_ev(ws_run *r, const char *type)
-{
-    if (r->n == sizeof r->ev / sizeof r->ev[0]) {
-        r->overflow = true;
-        return NULL;
-    }
-    frame_ev *e = &r->ev[r->n++];
-    memset(e, 0, sizeof *e);
-    e->type = type;
-    return e;
-}
-
-static void on_event(ws_run *r, const mqws_ws_event *ev)
-{
-    if (ev->type == MQWS_WS_EV_DATA) {
-        frame_ev *e = (r->n && r->ev[r->n - 1].open) ? &r->ev[r->n - 1] : NULL;
-        if (!e) {
-            e = new_ev(r, "data");
-            if (!e)
-                return;
-            e->open = true;
-            e->opcode = ev->opcode;
-            e->message_start = ev->message_start;
-        }
-        if (ev->len)
-            tu_bytes_append(&e->payload, ev->data, ev->len);
-        if (ev->frame_end) {
-            e->open = false;
-            e->fin = ev->message_end;
-        }
-        return;
-    }
-    const char *t = ev->opcode == MQWS_WS_PING   ? "ping"
-                    : ev->opcode == MQWS_WS_PONG  ? "pong"
-                    : ev->opcode == MQWS_WS_CLOSE ? "close"
-                                                  : "control?";
-    frame_ev *e = new_ev(r, t);
-    if (!e)
-        return;
-    e->opcode = ev->opcode;
-    if (ev->opcode == MQWS_WS_CLOSE) {
-        e->close_code = ev->close_code;
-        tu_bytes_append(&e->payload, ev->close_reason.ptr, ev->close_reason.len);
-    } else if (ev->len) {
-        tu_bytes_append(&e->payload, ev->data, ev->len);
-    }
-}
+#define MAX_EVENTS 256
 
 typedef struct ws_ctx {
     const vec_case *vc;
@@ -95,11 +27,44 @@ typedef struct ws_ctx {
     guard_buf g;
 } ws_ctx;
 
-static void decode_plan(ws_ctx *c, const tu_plan *plan, ws_run *out)
+/* DATA chunks go into one entry per frame; the entry stays open until frame_end. */
+static void on_event(ws_ctx *c, const tu_plan *plan, vec_events *r, const mqws_ws_event *ev)
+{
+    if (ev->type == MQWS_WS_EV_DATA) {
+        vec_event *e = vec_events_open(r);
+        if (!e) {
+            e = vec_events_add(c->vc, plan, r, "data");
+            e->open = true;
+            e->opcode = ev->opcode;
+            e->message_start = ev->message_start;
+        }
+        if (ev->len)
+            tu_bytes_append(&e->data, ev->data, ev->len);
+        if (ev->frame_end) {
+            e->open = false;
+            e->fin = ev->message_end;
+        }
+        return;
+    }
+    const char *t = ev->opcode == MQWS_WS_PING   ? "ping"
+                    : ev->opcode == MQWS_WS_PONG  ? "pong"
+                    : ev->opcode == MQWS_WS_CLOSE ? "close"
+                                                  : "control?";
+    vec_event *e = vec_events_add(c->vc, plan, r, t);
+    e->opcode = ev->opcode;
+    if (ev->opcode == MQWS_WS_CLOSE) {
+        e->close_code = ev->close_code;
+        tu_bytes_append(&e->data, ev->close_reason.ptr, ev->close_reason.len);
+    } else if (ev->len) {
+        tu_bytes_append(&e->data, ev->data, ev->len);
+    }
+}
+
+/* Returns whether the input ended inside a frame. */
+static bool decode_plan(ws_ctx *c, const tu_plan *plan, vec_events *out)
 {
     mqws_ws_decoder d;
     mqws_ws_decoder_init(&d, c->role, c->max_message);
-    out->err = MQWS_OK;
     size_t start = 0;
     for (size_t i = 0; i < plan->n && out->err == MQWS_OK; i++) {
         size_t n = plan->ends[i] - start;
@@ -110,25 +75,14 @@ static void decode_plan(ws_ctx *c, const tu_plan *plan, ws_run *out)
             mqws_ws_event ev;
             memset(&ev, 0, sizeof ev);
             mqws_err r = mqws_ws_decode(&d, p, n, &used, &ev);
-            if (used > n)
-                VFAIL(c->vc, "%s: consumed %zu of %zu bytes", plan->desc, used, n);
-            p += used;
-            n -= used;
-            if (r == MQWS_NEED_MORE) {
-                if (n != 0)
-                    VFAIL(c->vc, "%s: NEED_MORE with %zu bytes left", plan->desc, n);
+            if (!vec_events_step(c->vc, plan, out, r, used, &p, &n))
                 break;
-            }
-            if (r != MQWS_OK) {
-                out->err = r;
-                break;
-            }
             if (used == 0 && ev.type == MQWS_WS_EV_DATA && ev.len == 0 && !ev.frame_end)
                 VFAIL(c->vc, "%s: empty DATA event consuming nothing (no progress)", plan->desc);
-            on_event(out, &ev);
+            on_event(c, plan, out, &ev);
         }
     }
-    out->mid_frame = (out->n && out->ev[out->n - 1].open) || d.in_payload || d.hdr_len > 0;
+    return vec_events_open(out) || d.in_payload || d.hdr_len > 0;
 }
 
 static const char *opcode_name(int op)
@@ -136,85 +90,38 @@ static const char *opcode_name(int op)
     return op == MQWS_WS_TEXT ? "text" : op == MQWS_WS_BINARY ? "binary" : "?";
 }
 
-static void compare(ws_ctx *c, const tu_plan *plan, const ws_run *run)
+/* A data frame's opcode, message_start and (once the frame ended) fin. */
+static void check_data(const vec_case *vc, const tu_plan *plan, size_t i, const json_t *w,
+                       const vec_event *e)
 {
-    const vec_case *vc = c->vc;
-    const json_t *events = json_object_get(vc->expect, "events");
-    size_t want_n = json_is_array(events) ? json_array_size(events) : 0;
-    if (run->overflow)
-        VFAIL(vc, "%s: more than 256 events", plan->desc);
-    for (size_t i = 0; i < want_n && i < run->n; i++) {
-        const json_t *w = json_array_get(events, i);
-        const frame_ev *e = &run->ev[i];
-        const char *wt = vec_str(w, "type", "?");
-        if (strcmp(wt, e->type) != 0)
-            VFAIL(vc, "%s: event %zu: expected type %s, got %s", plan->desc, i, wt, e->type);
-        if (strcmp(wt, "close") == 0) {
-            if (vec_has(w, "close_code") && e->close_code != vec_int(w, "close_code", 0))
-                VFAIL(vc, "%s: event %zu: close_code expected %lld, got %u", plan->desc, i,
-                      vec_int(w, "close_code", 0), e->close_code);
-            const char *reason = vec_str(w, "reason", NULL);
-            if (reason && (strlen(reason) != e->payload.len ||
-                           (e->payload.len && memcmp(reason, e->payload.p, e->payload.len))))
-                VFAIL(vc, "%s: event %zu: reason expected \"%s\", got \"%.*s\"", plan->desc, i,
-                      reason, (int)e->payload.len, e->payload.p ? (const char *)e->payload.p : "");
-            continue;
-        }
-        const char *hex = vec_str(w, "payload", NULL);
-        if (hex) {
-            size_t wl;
-            uint8_t *wp = vec_hex(hex, &wl);
-            if (!wp)
-                VFAIL(vc, "bad payload hex in event %zu", i);
-            if (wl != e->payload.len || (wl && memcmp(wp, e->payload.p, wl) != 0)) {
-                char *got = vec_tohex(e->payload.p, e->payload.len);
-                VFAIL(vc, "%s: event %zu (%s): payload expected %zu bytes %.300s, got %zu bytes %.300s",
-                      plan->desc, i, wt, wl, hex, e->payload.len, got);
-            }
-            tu_free(wp);
-        }
-        if (strcmp(wt, "data") == 0) {
-            const char *op = vec_str(w, "opcode", NULL);
-            if (op && strcmp(op, opcode_name(e->opcode)) != 0)
-                VFAIL(vc, "%s: event %zu: opcode expected %s, got %s (%d)", plan->desc, i, op,
-                      opcode_name(e->opcode), e->opcode);
-            if (vec_has(w, "message_start") &&
-                e->message_start != vec_bool(w, "message_start", false))
-                VFAIL(vc, "%s: event %zu: message_start expected %d, got %d", plan->desc, i,
-                      vec_bool(w, "message_start", false), e->message_start);
-            if (vec_has(w, "fin") && !e->open && e->fin != vec_bool(w, "fin", false))
-                VFAIL(vc, "%s: event %zu: fin expected %d, got %d", plan->desc, i,
-                      vec_bool(w, "fin", false), e->fin);
-        }
-    }
-    if (want_n != run->n)
-        VFAIL(vc, "%s: expected %zu events, got %zu (error %s)", plan->desc, want_n, run->n,
-              mqws_err_name(run->err));
-    const char *want_err = vec_str(vc->expect, "error", "OK");
-    if (strcmp(want_err, mqws_err_name(run->err)) != 0)
-        VFAIL(vc, "%s: error: expected %s, got %s", plan->desc, want_err,
-              mqws_err_name(run->err));
-    if (vec_has(vc->expect, "close_code") &&
-        mqws_err_ws_close_code(run->err) != vec_int(vc->expect, "close_code", 0))
-        VFAIL(vc, "%s: close_code: expected %lld, mqws_err_ws_close_code(%s) = %u", plan->desc,
-              vec_int(vc->expect, "close_code", 0), mqws_err_name(run->err),
-              mqws_err_ws_close_code(run->err));
-    if (run->err == MQWS_OK) {
-        bool want_inc = vec_bool(vc->expect, "incomplete", false);
-        if (want_inc != run->mid_frame)
-            VFAIL(vc, "%s: incomplete: expected %d, decoder is %s", plan->desc, want_inc,
-                  run->mid_frame ? "inside a frame" : "at a frame boundary");
-    }
+    if (strcmp(e->type, "data") != 0)
+        return;
+    const char *op = vec_str(w, "opcode", NULL);
+    if (op && strcmp(op, opcode_name(e->opcode)) != 0)
+        VFAIL(vc, "%s: event %zu: opcode expected %s, got %s (%d)", plan->desc, i, op,
+              opcode_name(e->opcode), e->opcode);
+    if (vec_has(w, "message_start") && e->message_start != vec_bool(w, "message_start", false))
+        VFAIL(vc, "%s: event %zu: message_start expected %d, got %d", plan->desc, i,
+              vec_bool(w, "message_start", false), e->message_start);
+    if (vec_has(w, "fin") && !e->open && e->fin != vec_bool(w, "fin", false))
+        VFAIL(vc, "%s: event %zu: fin expected %d, got %d", plan->desc, i,
+              vec_bool(w, "fin", false), e->fin);
 }
 
 static void run_plan(void *vctx, const tu_plan *plan)
 {
     ws_ctx *c = vctx;
-    ws_run *run = tu_calloc(1, sizeof *run);
-    decode_plan(c, plan, run);
-    compare(c, plan, run);
-    run_free(run);
-    tu_free(run);
+    vec_events run;
+    vec_events_init(&run, MAX_EVENTS);
+    bool mid_frame = decode_plan(c, plan, &run);
+    vec_events_compare(c->vc, plan, &run, check_data);
+    if (run.err == MQWS_OK) {
+        bool want_inc = vec_bool(c->vc->expect, "incomplete", false);
+        if (want_inc != mid_frame)
+            VFAIL(c->vc, "%s: incomplete: expected %d, decoder is %s", plan->desc, want_inc,
+                  mid_frame ? "inside a frame" : "at a frame boundary");
+    }
+    vec_events_free(&run);
 }
 
 /*

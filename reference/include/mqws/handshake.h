@@ -75,7 +75,10 @@ typedef mqws_http_head mqws_hs_response;
  * @param[out]    head_len  on MQWS_OK: length of the head including the final CRLF CRLF.
  * @return MQWS_OK; MQWS_NEED_MORE; MQWS_ERR_HS_TOO_LARGE (head longer than max_bytes);
  *         MQWS_ERR_HS_TOO_MANY_HEADERS; MQWS_ERR_HS_MALFORMED (bad request line,
- *         header line without ':', bare LF, obsolete line folding, control characters).
+ *         header line without ':', bare LF, obsolete line folding, control characters);
+ *         MQWS_ERR_ARG (@p req or @p head_len NULL, @p buf NULL with @p len > 0).
+ *         On MQWS_OK the views in @p req point into @p buf, which the caller owns and
+ *         keeps while it uses them.
  */
 mqws_err mqws_hs_parse_request(mqws_hs_request *req, const char *buf, size_t len,
                                size_t *head_len);
@@ -158,7 +161,9 @@ mqws_err mqws_hs_server_accept(const mqws_hs_request *req, const mqws_hs_server_
  *
  * @param[out] written  bytes written (a NUL follows them); on MQWS_ERR_BUFFER_TOO_SMALL
  *                      the buffer size needed, NUL included.
- * @return MQWS_OK, MQWS_ERR_BUFFER_TOO_SMALL, MQWS_ERR_ARG.
+ * @return MQWS_OK, MQWS_ERR_BUFFER_TOO_SMALL, MQWS_ERR_ARG (@p res or @p written
+ *         NULL, @p out NULL with @p cap > 0), MQWS_ERR_INTERNAL (formatting failed;
+ *         not expected).
  */
 mqws_err mqws_hs_write_response(const mqws_hs_server_result *res, char *out, size_t cap,
                                 size_t *written);

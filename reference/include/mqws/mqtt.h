@@ -15,7 +15,7 @@
  *
  *   mqws_packet p;
  *   size_t used, bad_at;
- *   mqws_err r = mqws_mqtt_decode(buf, len, MQWS_MQTT_V5, &p, &used, &bad_at);
+ *   mqws_err r = mqws_mqtt_decode(buf, len, MQWS_MQTT_V5, NULL, &p, &used, &bad_at);
  *   if (r != MQWS_OK) disconnect(mqws_err_mqtt_reason(r, 5));
  */
 #ifndef MQWS_MQTT_H
@@ -241,7 +241,8 @@ typedef struct mqws_mqtt_limits {
  * @param[out] remaining    Remaining Length value.
  * @return MQWS_OK, MQWS_NEED_MORE (the length field is cut off),
  *         MQWS_ERR_MQTT_REMAINING_LENGTH (5th byte has the continuation bit, or
- *         the encoding is not minimal, MQTT-1.5.5-1).
+ *         the encoding is not minimal, MQTT-1.5.5-1), MQWS_ERR_ARG (@p buf NULL with
+ *         @p len > 0).
  */
 mqws_err mqws_mqtt_fixed_header(const uint8_t *buf, size_t len, size_t *header_len,
                                 uint32_t *remaining);
@@ -281,10 +282,20 @@ mqws_err mqws_mqtt_decode(const uint8_t *buf, size_t len, mqws_mqtt_version vers
 mqws_err mqws_mqtt_encode(const mqws_packet *pkt, mqws_mqtt_version version, uint8_t *out,
                           size_t cap, size_t *written);
 
-/** Topic Name rules (MQTT-4.7.3-1: not empty unless @p allow_empty; MQTT-3.3.2-2: no wildcards; UTF-8). */
+/**
+ * Topic Name rules (MQTT-4.7.3-1: not empty unless @p allow_empty; MQTT-3.3.2-2: no
+ * wildcards; UTF-8 without U+0000).
+ * @return MQWS_OK, MQWS_ERR_MQTT_TOPIC_NAME (empty, or a wildcard), MQWS_ERR_MQTT_UTF8,
+ *         MQWS_ERR_MQTT_UTF8_NUL, MQWS_ERR_ARG (ptr NULL with len > 0).
+ */
 mqws_err mqws_mqtt_validate_topic_name(mqws_str topic, bool allow_empty);
 
-/** Topic Filter rules (MQTT-4.7.1-2/3, 4.7.3-1, 5.0 shared subscriptions MQTT-4.8.2-1/2; UTF-8). */
+/**
+ * Topic Filter rules (MQTT-4.7.1-2/3, 4.7.3-1, 5.0 shared subscriptions MQTT-4.8.2-1/2;
+ * UTF-8 without U+0000).
+ * @return MQWS_OK, MQWS_ERR_MQTT_TOPIC_FILTER, MQWS_ERR_MQTT_UTF8, MQWS_ERR_MQTT_UTF8_NUL,
+ *         MQWS_ERR_ARG (ptr NULL with len > 0).
+ */
 mqws_err mqws_mqtt_validate_topic_filter(mqws_str filter, mqws_mqtt_version version);
 
 /** true when @p filter matches @p topic (4.7; "$" topics are not matched by a leading wildcard). */

@@ -37,7 +37,11 @@ typedef struct mqws_assembler {
     uint64_t err_offset;  /* on error: stream offset of the offending byte */
 } mqws_assembler;
 
-/** Sets up @p a with a caller buffer of @p cap bytes (at least MQWS_MQTT_MAX_FIXED_HEADER = 5). */
+/**
+ * Sets up @p a with a caller buffer of @p cap bytes (at least MQWS_MQTT_MAX_FIXED_HEADER
+ * = 5, else mqws_assembler_feed returns MQWS_ERR_ARG). The caller owns @p buf and keeps
+ * it while @p a is in use.
+ */
 void mqws_assembler_init(mqws_assembler *a, uint8_t *buf, size_t cap);
 
 /**
@@ -50,7 +54,10 @@ void mqws_assembler_init(mqws_assembler *a, uint8_t *buf, size_t cap);
  *                       until the next call.
  * @return MQWS_OK (a packet), MQWS_NEED_MORE (all input consumed),
  *         MQWS_ERR_MQTT_REMAINING_LENGTH, MQWS_ERR_MQTT_TOO_LARGE (checked on the
- *         fixed header, before the body is buffered), MQWS_ERR_ARG.
+ *         fixed header, before the body is buffered); MQWS_ERR_ARG (@p a, @p consumed
+ *         or @p packet NULL, @p in NULL with @p len > 0, no buffer or one smaller
+ *         than 5 bytes; nothing is written). On an error a->err_offset is the
+ *         stream offset of the offending byte.
  */
 mqws_err mqws_assembler_feed(mqws_assembler *a, const uint8_t *in, size_t len, size_t *consumed,
                              mqws_bytes *packet);
@@ -81,8 +88,9 @@ typedef struct mqws_stream {
 } mqws_stream;
 
 /**
- * Sets up @p s for @p role with packet buffer (buf, cap) and WebSocket message limit
- * @p max_message (0: MQWS_WS_DEFAULT_MAX_MESSAGE).
+ * Sets up @p s for @p role with the caller's packet buffer (buf, cap; see
+ * mqws_assembler_init) and WebSocket message limit @p max_message
+ * (0: MQWS_WS_DEFAULT_MAX_MESSAGE).
  */
 void mqws_stream_init(mqws_stream *s, mqws_role role, uint8_t *buf, size_t cap,
                       uint64_t max_message);
@@ -91,10 +99,18 @@ void mqws_stream_init(mqws_stream *s, mqws_role role, uint8_t *buf, size_t cap,
  * Consumes WebSocket bytes until one event is ready or the input ends.
  * The input is unmasked in place.
  *
+ * @param[in,out] in        received bytes, owned by the caller (see "Input lifetime").
+ * @param[out]    consumed  bytes used from @p in (not written on MQWS_ERR_ARG).
+ * @param[out]    ev        on MQWS_OK: the event; data points into @p in or into the
+ *                          packet buffer (PACKET) or into the decoder (PING, PONG,
+ *                          close reason), valid until the next call.
  * @return MQWS_OK (an event), MQWS_NEED_MORE (all input consumed, no event), or an
- *         error from the frame decoder (MQWS_ERR_WS_*), MQWS_ERR_STREAM_TEXT_FRAME
- *         (a text frame, MQTT-6.0.0-1), or from the assembler. After an error the
- *         stream must not be used again; mqws_err_ws_close_code() gives the close code.
+ *         error: any of mqws_ws_decode (MQWS_ERR_WS_*, MQWS_ERR_STREAM_CLOSED),
+ *         MQWS_ERR_STREAM_TEXT_FRAME (a text frame, MQTT-6.0.0-1), those of
+ *         mqws_assembler_feed (MQWS_ERR_MQTT_REMAINING_LENGTH, MQWS_ERR_MQTT_TOO_LARGE),
+ *         MQWS_ERR_ARG (@p s, @p consumed or @p ev NULL, @p in NULL with @p len > 0,
+ *         or an unusable packet buffer). After an error the stream must not be used
+ *         again; mqws_err_ws_close_code() gives the close code.
  */
 mqws_err mqws_stream_feed(mqws_stream *s, uint8_t *in, size_t len, size_t *consumed,
                           mqws_stream_event *ev);

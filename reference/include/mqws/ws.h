@@ -105,9 +105,12 @@ void mqws_ws_decoder_init(mqws_ws_decoder *d, mqws_role role, uint64_t max_messa
 /**
  * Consumes bytes until one event is complete or the input ends.
  *
- * @param[in,out] buf       received bytes; masked payload is unmasked in place.
- * @param[out]    consumed  bytes used from @p buf (also on error: up to the bad byte).
- * @param[out]    ev        filled on MQWS_OK.
+ * @param[in,out] buf       received bytes, owned by the caller; masked payload is
+ *                          unmasked in place.
+ * @param[out]    consumed  bytes used from @p buf (also on error: up to the bad byte;
+ *                          not written on MQWS_ERR_ARG).
+ * @param[out]    ev        filled on MQWS_OK; its views point into @p buf (DATA) or into
+ *                          the decoder (CONTROL: payload, close reason), see mqws_ws_event.
  * @return MQWS_OK (an event), MQWS_NEED_MORE (all input consumed, no event yet), or an
  *         error, after which the decoder must not be used again:
  *         MQWS_ERR_WS_RSV, MQWS_ERR_WS_OPCODE, MQWS_ERR_WS_UNMASKED, MQWS_ERR_WS_MASKED,
@@ -116,7 +119,8 @@ void mqws_ws_decoder_init(mqws_ws_decoder *d, mqws_role role, uint64_t max_messa
  *         MQWS_ERR_WS_UNEXPECTED_CONTINUATION, MQWS_ERR_WS_EXPECTED_CONTINUATION,
  *         MQWS_ERR_WS_CLOSE_LENGTH, MQWS_ERR_WS_CLOSE_CODE, MQWS_ERR_WS_CLOSE_UTF8,
  *         MQWS_ERR_WS_TOO_BIG, MQWS_ERR_STREAM_CLOSED (bytes after a close frame),
- *         MQWS_ERR_ARG.
+ *         MQWS_ERR_ARG (@p d, @p consumed or @p ev NULL, or @p buf NULL with len > 0;
+ *         nothing is consumed and the decoder is unchanged).
  *         mqws_err_ws_close_code() gives the close code to answer with.
  */
 mqws_err mqws_ws_decode(mqws_ws_decoder *d, uint8_t *buf, size_t len, size_t *consumed,
@@ -129,25 +133,32 @@ bool mqws_ws_close_code_valid(uint16_t code);
 size_t mqws_ws_header_size(uint64_t payload_len, bool masked);
 
 /**
- * Writes a frame header. @p mask NULL: unmasked (server); else the 4-byte masking
- * key chosen by the caller (client; RFC 6455 5.3 wants it unpredictable).
- * Uses the minimal length form.
- * @return MQWS_OK, MQWS_ERR_BUFFER_TOO_SMALL (*written = size needed), MQWS_ERR_ARG
- *         (control frame longer than 125 or not FIN, opcode reserved, length >= 2^63).
+ * Writes a frame header into the caller's @p out (@p cap bytes). @p mask NULL:
+ * unmasked (server); else the 4-byte masking key chosen by the caller (client;
+ * RFC 6455 5.3 wants it unpredictable). Uses the minimal length form.
+ * @return MQWS_OK (*written = header size), MQWS_ERR_BUFFER_TOO_SMALL (@p out NULL or
+ *         @p cap too small; *written = size needed), MQWS_ERR_ARG (@p written NULL,
+ *         control frame longer than 125 or not FIN, opcode reserved, length >= 2^63).
  */
 mqws_err mqws_ws_encode_header(uint8_t *out, size_t cap, size_t *written, mqws_ws_opcode opcode,
                                bool fin, uint64_t payload_len, const uint8_t *mask);
 
 /**
- * Writes a whole frame: header plus payload, masked when @p mask is not NULL.
- * @return as mqws_ws_encode_header.
+ * Writes a whole frame into the caller's @p out: header plus a copy of @p payload,
+ * masked when @p mask is not NULL (the caller's payload is not modified).
+ * @return as mqws_ws_encode_header, except that on MQWS_ERR_BUFFER_TOO_SMALL
+ *         *written is the size of the whole frame, and MQWS_ERR_ARG also for
+ *         @p payload NULL with @p len > 0.
  */
 mqws_err mqws_ws_encode_frame(uint8_t *out, size_t cap, size_t *written, mqws_ws_opcode opcode,
                               bool fin, const uint8_t *payload, size_t len, const uint8_t *mask);
 
 /**
  * Writes a close frame with @p code (0: no status, empty payload) and a reason of at
- * most 123 bytes. @return as mqws_ws_encode_header; MQWS_ERR_ARG for a reason too long.
+ * most 123 bytes into the caller's @p out.
+ * @return as mqws_ws_encode_frame; MQWS_ERR_ARG also for a reason longer than 123
+ *         bytes, @p reason NULL with @p reason_len > 0, a reason with code 0, and a
+ *         code that mqws_ws_close_code_valid() refuses.
  */
 mqws_err mqws_ws_encode_close(uint8_t *out, size_t cap, size_t *written, uint16_t code,
                               const char *reason, size_t reason_len, const uint8_t *mask);
