@@ -122,30 +122,46 @@ typedef enum mqws_err {
 #define MQWS_OK MQWS_ERR_OK
 #define MQWS_NEED_MORE MQWS_ERR_NEED_MORE
 
-/** Stable name of @p e without prefix ("WS_RSV"); "UNKNOWN" if out of range. */
+/** Stable name of @p e without prefix ("WS_RSV", "OK"); "UNKNOWN" if out of range. */
 const char *mqws_err_name(mqws_err e);
 
-/** One-line English description of @p e; never NULL. */
+/** One-line English description of @p e; "unknown error" if out of range; never NULL. */
 const char *mqws_strerror(mqws_err e);
 
-/** Requirement enforced by @p e ("RFC6455-5.2", "MQTT-3.3.1-4"); "" if none. */
+/** Requirement enforced by @p e ("RFC6455-5.2", "MQTT-3.3.1-4"); "" if none or out of range. */
 const char *mqws_err_ref(mqws_err e);
 
-/** Looks an error up by its stable name; returns MQWS_ERR_COUNT_ if unknown. */
+/**
+ * Looks an error up by its stable name (exact, case-sensitive, without the
+ * "MQWS_ERR_" prefix: "WS_RSV", "OK"); MQWS_ERR_COUNT_ if unknown or @p name is NULL.
+ */
 mqws_err mqws_err_from_name(const char *name);
 
-/** HTTP status to answer a failed handshake with (400, 404, 426, 431); 0 if not a handshake error. */
+/**
+ * HTTP status to answer a failed handshake with: 400, 404, 426 or 431 for the
+ * request-side MQWS_ERR_HS_* codes, 500 for MQWS_ERR_INTERNAL; 0 for every other
+ * value (client-side HS codes, OK, ARG, out of range).
+ */
 int mqws_err_http_status(mqws_err e);
 
-/** WebSocket close code (RFC 6455 section 7.4) the receiver sends; 0 if none applies. */
+/**
+ * WebSocket close code (RFC 6455 section 7.4) the receiver sends: 1002, 1003, 1007,
+ * 1009 or 1011 (MQWS_ERR_INTERNAL); 0 if none applies (HS_*, STREAM_CLOSED, OK,
+ * NEED_MORE, ARG, BUFFER_TOO_SMALL, out of range).
+ */
 uint16_t mqws_err_ws_close_code(mqws_err e);
 
 /**
- * MQTT reason code to send for @p e with protocol level @p version (4: 3.1.1, 5: 5.0).
+ * MQTT reason code to send for @p e with protocol level @p version (>= 5: 5.0,
+ * anything else: 3.1.1).
  * For 5.0 it is the CONNACK/DISCONNECT reason code (0x81 Malformed Packet,
- * 0x82 Protocol Error, 0x84 Unsupported Protocol Version, 0x95 Packet too large, ...).
+ * 0x82 Protocol Error, 0x83 Implementation specific error, 0x84 Unsupported Protocol
+ * Version, 0x85 Client Identifier not valid, 0x8F Topic Filter invalid, 0x95 Packet
+ * too large) of every MQTT_* code, STREAM_TEXT_FRAME, WS_TOO_BIG and INTERNAL; 0 for
+ * the rest and out of range.
  * For 3.1.1 it is the CONNACK return code where one exists (0x01 unacceptable
- * protocol version, 0x02 identifier rejected) and 0 otherwise, meaning "close the connection without a reply"
+ * protocol version for MQTT_PROTOCOL_NAME/LEVEL, 0x02 identifier rejected for
+ * MQTT_CLIENT_ID) and 0 otherwise, meaning "close the connection without a reply"
  * (MQTT-4.8.0-1 in 3.1.1).
  */
 uint8_t mqws_err_mqtt_reason(mqws_err e, int version);

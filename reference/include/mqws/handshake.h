@@ -87,14 +87,20 @@ mqws_err mqws_hs_parse_request(mqws_hs_request *req, const char *buf, size_t len
 mqws_err mqws_hs_parse_response(mqws_hs_response *resp, const char *buf, size_t len,
                                 size_t *head_len);
 
-/** First header named @p name (ASCII case-insensitive), or NULL. */
+/**
+ * First header named @p name (ASCII case-insensitive) in @p h, or NULL. The result
+ * points into h->headers, its views into the parsed buffer. @p h and @p name
+ * must not be NULL.
+ */
 const mqws_http_header *mqws_http_find(const mqws_http_head *h, const char *name);
 
 /**
- * Iterates the comma-separated tokens of every header named @p name, in order
- * (RFC 7230 section 7 list syntax: empty elements and optional whitespace are
- * skipped). Start with *cursor = 0. Returns true and fills @p token while one
- * is left.
+ * Iterates the comma-separated elements of every header named @p name (ASCII
+ * case-insensitive), in header order (RFC 7230 section 7 list syntax: empty
+ * elements and optional whitespace are skipped). Start with *cursor = 0 (it is an
+ * offset into the parsed buffer). Returns true and fills @p token, a view into the
+ * parsed buffer, while one is left; false at the end. Elements are not checked to
+ * be tokens (no quoted-string handling). No argument may be NULL.
  */
 bool mqws_http_next_token(const mqws_http_head *h, const char *name, size_t *cursor,
                           mqws_str *token);
@@ -102,13 +108,18 @@ bool mqws_http_next_token(const mqws_http_head *h, const char *name, size_t *cur
 /**
  * Computes Sec-WebSocket-Accept = base64(SHA-1(key ++ GUID)) (RFC 6455 4.2.2).
  * SHA-1 comes from OpenSSL libcrypto through an EVP_MD fetched once per process.
+ * @p key is hashed as given (not checked with mqws_hs_key_valid).
  *
- * @param[out] accept  28 characters and a NUL.
- * @return MQWS_OK, MQWS_ERR_ARG, MQWS_ERR_INTERNAL (libcrypto failure).
+ * @param[out] accept  28 characters and a NUL (caller's buffer).
+ * @return MQWS_OK, MQWS_ERR_ARG (@p key or @p accept NULL, @p key_len > 92),
+ *         MQWS_ERR_INTERNAL (SHA-1 fetch or digest failed in libcrypto).
  */
 mqws_err mqws_hs_accept_key(const char *key, size_t key_len, char accept[MQWS_HS_ACCEPT_SIZE]);
 
-/** true when @p key is base64 of exactly 16 bytes (24 characters ending in "=="). */
+/**
+ * true when @p key is base64 of exactly 16 bytes: 24 characters, 22 of the base64
+ * alphabet (A-Z a-z 0-9 + /) then "==". Non-zero pad bits in the 22nd are accepted.
+ */
 bool mqws_hs_key_valid(mqws_str key);
 
 /**
@@ -133,22 +144,33 @@ typedef struct mqws_hs_server_config {
 
 typedef struct mqws_hs_server_result {
     mqws_err err;          /* MQWS_OK: upgrade; else the reason of the refusal */
-    int status;            /* 101, or 400 / 404 / 426 / 431 */
+    int status;            /* 101, or mqws_err_http_status(err): 400 / 404 / 426, 500
+                              (MQWS_ERR_INTERNAL), 0 (MQWS_ERR_ARG) */
     mqws_str subprotocol;  /* selected value (a view into the request), empty if none */
     bool non_strict;       /* a policy flag relaxed a MUST to make this handshake succeed */
     char accept[MQWS_HS_ACCEPT_SIZE];
 } mqws_hs_server_result;
 
 /**
- * Validates a parsed request against RFC 6455 4.2.1 and selects the subprotocol.
- * Checks, in order: method GET, HTTP/1.1+, path, Host (exactly one, a valid
- * uri-host [":" port], RFC 7230 5.4), Upgrade
- * contains the token "websocket", Connection contains the token "Upgrade",
- * Sec-WebSocket-Key (exactly one, 16 bytes base64), Sec-WebSocket-Version 13,
- * Sec-WebSocket-Protocol per @p cfg. Never selects a value the client did not offer
- * and never echoes a list (RFC 6455 4.2.2).
+ * Validates a request parsed with MQWS_OK against RFC 6455 4.2.1 and selects the
+ * subprotocol. Never selects a value the client did not offer and never echoes a
+ * list (RFC 6455 4.2.2). @p cfg NULL: any path, strict subprotocol policy.
+ * @p res is zero-filled, then gets err and status; on MQWS_OK also accept and
+ * subprotocol (a view into the request buffer) and non_strict.
  *
- * @return the same value as @p res->err.
+ * @return the same value as @p res->err; the first check that fails, in order:
+ *         MQWS_ERR_ARG (@p req NULL; @p res NULL: returned, @p res untouched),
+ *         MQWS_ERR_HS_METHOD (not "GET"), MQWS_ERR_HS_HTTP_VERSION (below 1.1),
+ *         MQWS_ERR_HS_PATH (path of the target, query excluded, is not cfg->path),
+ *         MQWS_ERR_HS_HOST (not exactly one Host, or not uri-host [":" port]),
+ *         MQWS_ERR_HS_UPGRADE (no "websocket" token), MQWS_ERR_HS_CONNECTION (no
+ *         "Upgrade" token), MQWS_ERR_HS_KEY (not exactly one Sec-WebSocket-Key, or
+ *         not 16 bytes base64), MQWS_ERR_HS_VERSION (not exactly one
+ *         Sec-WebSocket-Version, or not "13"), MQWS_ERR_HS_SUBPROTOCOL_SYNTAX (an
+ *         offered value not a token, or the header with no value),
+ *         MQWS_ERR_HS_SUBPROTOCOL (no acceptable value under the policy),
+ *         MQWS_ERR_INTERNAL (libcrypto failure). Header names and the Upgrade and
+ *         Connection tokens compare ASCII case-insensitively, the rest byte for byte.
  */
 mqws_err mqws_hs_server_accept(const mqws_hs_request *req, const mqws_hs_server_config *cfg,
                                mqws_hs_server_result *res);
@@ -178,31 +200,44 @@ typedef struct mqws_hs_client_config {
 } mqws_hs_client_config;
 
 /**
- * Writes the GET request. The caller supplies the 16 random bytes (the codec has
- * no random source); the base64 key is returned for mqws_hs_client_verify.
+ * Writes the GET request into the caller's @p out (@p out NULL with @p cap 0 asks
+ * for the size). The caller supplies the 16 random bytes (the codec has no random
+ * source); @p key receives their base64 (24 characters and a NUL) for
+ * mqws_hs_client_verify, on MQWS_ERR_BUFFER_TOO_SMALL too.
  *
  * @param[out] written  bytes written (a NUL follows them); on MQWS_ERR_BUFFER_TOO_SMALL
  *                      the buffer size needed, NUL included.
- * @return MQWS_OK, MQWS_ERR_BUFFER_TOO_SMALL, MQWS_ERR_ARG (missing host/path,
- *         a subprotocol that is not an RFC 7230 token, CR/LF in a value).
+ * @return MQWS_OK, MQWS_ERR_BUFFER_TOO_SMALL, MQWS_ERR_ARG (@p cfg, @p nonce,
+ *         @p written or @p key NULL; @p out NULL with @p cap > 0; host or path NULL
+ *         or empty, path not starting with '/', an empty origin, a space or control
+ *         character (CR/LF...) in host, path or origin; num_subprotocols > 0 with
+ *         subprotocols NULL, a subprotocol NULL or not an RFC 7230 token),
+ *         MQWS_ERR_INTERNAL (snprintf failed; not expected).
  */
 mqws_err mqws_hs_client_request(const mqws_hs_client_config *cfg, const uint8_t nonce[16],
                                 char *out, size_t cap, size_t *written,
                                 char key[MQWS_HS_KEY_SIZE]);
 
 /**
- * Verifies the server's response (RFC 6455 4.1, client steps 1-6): status 101,
- * Upgrade: websocket (one field, exactly that value), Connection: Upgrade,
- * Sec-WebSocket-Accept matching @p key, no extension in Sec-WebSocket-Extensions
- * (the client offers none), a selected subprotocol that was offered (at most one
- * value) and, when "mqtt" was offered, is "mqtt" (MQTT-6.0.0-4).
+ * Verifies a response parsed with MQWS_OK (RFC 6455 4.1, client steps 1-6) against
+ * @p cfg and @p key (the NUL-terminated key from mqws_hs_client_request).
  *
- * @param[out] selected  the selected subprotocol (empty if none); may be NULL.
- * @return MQWS_OK, MQWS_ERR_HS_STATUS, MQWS_ERR_HS_UPGRADE, MQWS_ERR_HS_CONNECTION,
- *         MQWS_ERR_HS_ACCEPT, MQWS_ERR_HS_EXTENSION_UNOFFERED,
- *         MQWS_ERR_HS_SUBPROTOCOL_UNOFFERED, MQWS_ERR_HS_SUBPROTOCOL_NOT_MQTT,
- *         MQWS_ERR_INTERNAL, MQWS_ERR_ARG (NULL argument, @p key longer than 92 bytes,
- *         subprotocols or one of them NULL).
+ * @param[out] selected  may be NULL; emptied once the arguments are checked, then on
+ *                       MQWS_OK the selected subprotocol (a view into the response
+ *                       buffer; empty if none).
+ * @return MQWS_OK, or the first check that fails, in order:
+ *         MQWS_ERR_ARG (@p resp, @p cfg or @p key NULL; num_subprotocols > 0 with
+ *         subprotocols NULL, or a subprotocol NULL),
+ *         MQWS_ERR_HS_STATUS (status not 101), MQWS_ERR_HS_UPGRADE (not exactly one
+ *         Upgrade field, or its value not "websocket", ASCII case-insensitive),
+ *         MQWS_ERR_HS_CONNECTION (no "Upgrade" token), MQWS_ERR_ARG (@p key longer
+ *         than 92 bytes), MQWS_ERR_INTERNAL (libcrypto failure), MQWS_ERR_HS_ACCEPT (not exactly one Sec-WebSocket-Accept, or not
+ *         the expected value byte for byte), MQWS_ERR_HS_EXTENSION_UNOFFERED (any
+ *         Sec-WebSocket-Extensions element: the client offers none),
+ *         MQWS_ERR_HS_SUBPROTOCOL_UNOFFERED (more than one Sec-WebSocket-Protocol field,
+ *         a value that is not one token, or one not offered byte for byte),
+ *         MQWS_ERR_HS_SUBPROTOCOL_NOT_MQTT ("mqtt" offered but none or another
+ *         value selected, MQTT-6.0.0-4).
  */
 mqws_err mqws_hs_client_verify(const mqws_hs_response *resp, const mqws_hs_client_config *cfg,
                                const char *key, mqws_str *selected);

@@ -9,8 +9,8 @@
  * the iterators below never fail on a decoded packet.
  *
  * Encoding is "size, then write" into a caller buffer (mqws_mqtt_encode with
- * out == NULL returns the size). Property blocks and subscription lists are
- * written with the small builders below and passed as raw bytes, so encoding
+ * out == NULL reports the size in *written). Property blocks and subscription
+ * lists are written with the small builders below and passed as raw bytes, so encoding
  * needs no allocation either.
  *
  *   mqws_packet p;
@@ -122,16 +122,39 @@ typedef struct mqws_props {
     uint32_t count;   /* number of properties, repeats included */
 } mqws_props;
 
-/** Iterates @p props; start with *cursor = 0; returns false at the end. */
+/**
+ * Iterates @p props; start with *cursor = 0. On true, @p out holds the next
+ * property (its bin/value views point into props->raw) and *cursor moved past it.
+ * Returns false at the end, when @p props, @p cursor, @p out or props->raw is NULL,
+ * or (only for a block not made by the decoder) at an undefined id or a value cut
+ * off by raw_len; *cursor is then unchanged. Bounds-checked, values not validated.
+ */
 bool mqws_props_next(const mqws_props *props, size_t *cursor, mqws_prop *out);
 
-/** Finds the first property @p id; returns false when absent. */
+/**
+ * Finds the first property @p id with mqws_props_next. @p out may be NULL (presence
+ * test). Returns false when @p props is NULL, @p id is outside 1..0x2A, props->present
+ * is non-zero without bit @p id (0 means "unknown": the block is scanned), or
+ * the iteration ends without it.
+ */
 bool mqws_props_get(const mqws_props *props, int id, mqws_prop *out);
 
 /**
- * Property block builder: appends properties to a caller buffer; the result
- * (buf, len) goes into mqws_props.raw/raw_len for encoding. An error is sticky:
- * check b.err once at the end.
+ * Property block builder: appends properties to the caller's buf[len..cap); the
+ * result (buf, len) goes into mqws_props.raw/raw_len for encoding. Start with
+ * len 0 and err MQWS_OK. The first error is sticky: it is kept in b.err, nothing
+ * is appended from then on (len stays where it was), so check b.err once at the end.
+ * b.err can become:
+ *   MQWS_ERR_ARG              @p id of another wire type (or undefined); int value
+ *                             too big for the type (BYTE > 255, U16 > 65535, VARINT
+ *                             > 268435455); string over 65535 bytes or data NULL
+ *                             with len > 0; buf NULL with cap > 0.
+ *   MQWS_ERR_BUFFER_TOO_SMALL the property does not fit in cap - len (or len > cap);
+ *                             there is no size-only mode.
+ *   MQWS_ERR_MQTT_UTF8, MQWS_ERR_MQTT_UTF8_NUL  a UTF8 value, pair key or value
+ *                             that is ill-formed or holds U+0000.
+ * A NULL @p b is ignored. Only encodability is checked: not the decoder's value
+ * rules (0/1 flags, non-zero maxima, Response Topic), repeats, or where an id may go.
  */
 typedef struct mqws_props_builder {
     uint8_t *buf;
@@ -142,8 +165,12 @@ typedef struct mqws_props_builder {
 
 void mqws_props_add_int(mqws_props_builder *b, int id, uint32_t value);  /* BYTE/U16/U32/VARINT */
 void mqws_props_add_bytes(mqws_props_builder *b, int id, const void *data, size_t len); /* UTF8/BINARY */
-void mqws_props_add_pair(mqws_props_builder *b, int id, mqws_str key, mqws_str value);   /* UTF8_PAIR */
-/** Wraps a built block as an mqws_props for encoding (present/count are filled). */
+void mqws_props_add_pair(mqws_props_builder *b, int id, mqws_str key, mqws_str value);   /* User Property */
+/**
+ * Wraps b->buf[0..len) as an mqws_props (a view: b->buf must outlive it) and fills
+ * present/count by iterating it. Does not look at b->err: after an error it holds
+ * the properties added before it. All-zero when @p b or b->buf is NULL or b->len > b->cap.
+ */
 mqws_props mqws_props_from_builder(const mqws_props_builder *b);
 
 /** One entry of SUBSCRIBE (options) or UNSUBSCRIBE (options unused). */
@@ -170,15 +197,23 @@ typedef struct mqws_list {
 
 /**
  * Iterates topic filters of a SUBSCRIBE (@p with_options true) or UNSUBSCRIBE list.
- * Start with *cursor = 0; returns false at the end.
+ * Start with *cursor = 0. On true, out->filter is a view into list->raw, out->options
+ * the options byte (0 without options) and *cursor moved past the entry. Returns
+ * false at the end, when @p list, @p cursor, @p out or list->raw is NULL, or (only for
+ * a list not made by the decoder) at an entry cut off by raw_len; *cursor is then
+ * unchanged. Bounds-checked, filters and options not validated.
  */
 bool mqws_list_next_sub(const mqws_list *list, bool with_options, size_t *cursor,
                         mqws_sub *out);
 
 /**
- * Appends one entry to a SUBSCRIBE (@p with_options) or UNSUBSCRIBE list being
- * built in buf[0..cap), *len bytes used so far.
- * @return MQWS_OK, MQWS_ERR_BUFFER_TOO_SMALL, MQWS_ERR_ARG (filter longer than 65535).
+ * Appends one entry (2-byte length, filter, and with @p with_options the @p options
+ * byte) to a SUBSCRIBE or UNSUBSCRIBE list being built in the caller's buf[0..cap),
+ * *len bytes used so far; *len grows only on MQWS_OK. The filter is copied, not
+ * validated. The result (buf, *len) goes into mqws_list.raw/raw_len.
+ * @return MQWS_OK, MQWS_ERR_BUFFER_TOO_SMALL (@p buf NULL, or the entry does not
+ *         fit in cap - *len), MQWS_ERR_ARG (@p len NULL, *len > cap, filter.ptr NULL
+ *         with filter.len > 0, filter longer than 65535).
  */
 mqws_err mqws_list_append_sub(uint8_t *buf, size_t cap, size_t *len, mqws_str filter,
                               bool with_options, uint8_t options);
@@ -248,36 +283,86 @@ mqws_err mqws_mqtt_fixed_header(const uint8_t *buf, size_t len, size_t *header_l
                                 uint32_t *remaining);
 
 /**
- * Decodes the one packet at the start of @p buf.
+ * Decodes the one packet at the start of @p buf (bytes after it are not read).
  *
  * @param version   MQWS_MQTT_V311 or MQWS_MQTT_V5: the connection's version. A
- *                  CONNECT is decoded by its own protocol level.
+ *                  CONNECT is decoded by its own protocol level (@p version unused).
  * @param limits    may be NULL.
- * @param[out] pkt        filled on MQWS_OK; views point into @p buf.
- * @param[out] consumed   on MQWS_OK: the packet's total length.
- * @param[out] err_offset on error: offset of the offending byte (may be NULL).
- * @return MQWS_OK, MQWS_NEED_MORE (buf holds less than one packet), or the first
- *         rule broken: MQWS_ERR_MQTT_* (see mqws/error.h; mqws_err_ref names the
- *         requirement, mqws_err_mqtt_reason the reason code), MQWS_ERR_ARG.
+ * @param[out] pkt        filled on MQWS_OK; its views point into @p buf, which the
+ *                        caller owns and keeps while it uses them. Unspecified on error.
+ * @param[out] consumed   on MQWS_OK: the packet's total length (may be NULL).
+ * @param[out] err_offset on an error (>= 2): offset in @p buf of the offending byte,
+ *                        0 for MQWS_ERR_ARG (may be NULL).
+ * @return MQWS_OK; MQWS_NEED_MORE (@p buf holds less than one packet; the first byte,
+ *         Remaining Length and size limit are checked as soon as they are there);
+ *         MQWS_ERR_ARG (@p pkt NULL, @p buf NULL with @p len > 0, or @p version
+ *         neither 4 nor 5 for a packet other than CONNECT); or the first rule broken
+ *         (mqws_err_ref names the requirement, mqws_err_mqtt_reason the reason code):
+ *   MQTT_PACKET_TYPE      type 0; AUTH (15) in 3.1.1
+ *   MQTT_FLAGS            reserved fixed-header flags; PUBLISH DUP with QoS 0; CONNACK
+ *                         reserved flag bits, or Session Present with a non-zero code
+ *   MQTT_QOS              PUBLISH QoS 3
+ *   MQTT_REMAINING_LENGTH Remaining Length over 4 bytes or not minimal
+ *   MQTT_TOO_LARGE        packet longer than limits->max_packet_size
+ *   MQTT_MALFORMED        a field runs past the packet or bytes follow the last one
+ *                         (e.g. a PINGREQ/PINGRESP/3.1.1 DISCONNECT body, bytes after
+ *                         the Packet Identifier of a 3.1.1 ack or UNSUBACK);
+ *                         missing Property Length; property value past its block or
+ *                         bad VARINT; SUBACK (5.0 UNSUBACK) without reason codes
+ *   MQTT_UTF8, MQTT_UTF8_NUL  a UTF-8 string (Client Id, User Name, topic, filter,
+ *                         property) ill-formed or holding U+0000
+ *   MQTT_PROTOCOL_NAME    name not "MQTT"
+ *   MQTT_PROTOCOL_LEVEL   level not 4 or 5; "MQIsdp" level 3 (MQTT 3.1)
+ *   MQTT_CONNECT_RESERVED CONNECT reserved flag set
+ *   MQTT_WILL_FLAGS       Will QoS 3, or Will QoS/Retain without the Will Flag
+ *   MQTT_PASSWORD_FLAG    3.1.1 Password Flag without User Name Flag
+ *   MQTT_CLIENT_ID        3.1.1 zero-byte Client Id with CleanSession 0
+ *   MQTT_PACKET_ID        Packet Identifier 0
+ *   MQTT_TOPIC_NAME       empty or wildcard PUBLISH/Will Topic (5.0 PUBLISH: empty
+ *                         without a Topic Alias)
+ *   MQTT_TOPIC_FILTER     empty filter, misplaced '+'/'#', bad 5.0 "$share/" filter
+ *   MQTT_NO_TOPICS        SUBSCRIBE/UNSUBSCRIBE without an entry
+ *   MQTT_SUB_OPTIONS      reserved option bits (3.1.1: also QoS 3)
+ *   MQTT_SUB_OPTIONS_VALUE 5.0 QoS 3, Retain Handling 3, No Local on "$share/"
+ *   MQTT_REASON_CODE      reason/return code not defined for the packet and version
+ *   MQTT_PROPERTY_ID      undefined property, or not allowed in this packet/Will
+ *   MQTT_PROPERTY_DUPLICATE a property other than User Property (and Subscription
+ *                         Identifier in PUBLISH) repeated
+ *   MQTT_PROPERTY_VALUE   byte property not 0/1; Receive Maximum, Maximum Packet Size,
+ *                         Topic Alias or Subscription Identifier 0; Response Topic
+ *                         not a Topic Name
+ *   MQTT_PROPERTY_LENGTH  Property Length cut off, not minimal, or past the packet
+ *   MQTT_AUTH_METHOD      Authentication Data without Authentication Method; AUTH
+ *                         with a reason code or properties but no Method
  */
 mqws_err mqws_mqtt_decode(const uint8_t *buf, size_t len, mqws_mqtt_version version,
                           const mqws_mqtt_limits *limits, mqws_packet *pkt, size_t *consumed,
                           size_t *err_offset);
 
 /**
- * Encodes @p pkt for @p version (CONNECT uses pkt->connect.level) in canonical form:
- * minimal Remaining Length, 5.0 acks without reason code and properties when the
- * code is 0 and there are none. The fixed-header flags are derived (PUBLISH from
- * qos/dup/retain; SUBSCRIBE, UNSUBSCRIBE, PUBREL: 0b0010), not taken from pkt->flags.
+ * Encodes @p pkt for @p version (CONNECT uses pkt->connect.level; its name is always
+ * written as "MQTT") in canonical form: minimal Remaining Length, 5.0 acks,
+ * DISCONNECT and AUTH without reason code and properties when the code is 0 and
+ * there are none. The fixed-header flags are derived (PUBLISH from qos/dup/retain;
+ * SUBSCRIBE, UNSUBSCRIBE, PUBREL: 0b0010), not taken from pkt->flags. The views in
+ * @p pkt are only read; the bytes go to the caller's @p out.
  *
- * @param out  may be NULL to ask for the size.
- * @param[out] written  bytes written; on MQWS_ERR_BUFFER_TOO_SMALL the size needed.
- * @return MQWS_OK, MQWS_ERR_BUFFER_TOO_SMALL, MQWS_ERR_ARG (a field the packet type
- *         cannot carry: QoS 3, string over 65535 bytes, properties in 3.1.1, AUTH in
- *         3.1.1, packet over the Remaining Length maximum; or a header the decoder
- *         rejects: Packet Identifier 0, empty Topic Name without a 5.0 Topic Alias,
- *         Will Flag with an empty Will Topic, Session Present with a non-zero CONNACK code).
- *         Strings, property blocks and lists are written as given, not validated.
+ * @param out  may be NULL to ask for the size (MQWS_ERR_BUFFER_TOO_SMALL, *written set).
+ * @param[out] written  on MQWS_OK the bytes written, on MQWS_ERR_BUFFER_TOO_SMALL the
+ *                      size needed (may be NULL).
+ * @return MQWS_OK, MQWS_ERR_BUFFER_TOO_SMALL (@p out NULL or @p cap too small),
+ *         MQWS_ERR_ARG: @p pkt NULL; version (or connect.level) not 4/5, type not
+ *         1..15, AUTH in 3.1.1; a view NULL with a length, a string or binary over 65535
+ *         bytes, body over 268435455; properties (or Will properties) in 3.1.1;
+ *         Packet Identifier 0 where the packet has one; PUBLISH qos > 2, or DUP with
+ *         QoS 0, or empty topic without a 5.0 Topic Alias property; CONNECT
+ *         protocol_name neither empty nor "MQTT", will_qos > 2, Will QoS/Retain without
+ *         Will, Will with an empty topic, and in 3.1.1 password without username or an
+ *         empty client_id without clean_start; CONNACK session_present with a non-zero
+ *         code; SUBSCRIBE/UNSUBSCRIBE/SUBACK/5.0 UNSUBACK with an empty list, or 3.1.1
+ *         UNSUBACK with a non-empty one.
+ *         Strings, property blocks, reason codes and list entries are written as
+ *         given, not validated.
  */
 mqws_err mqws_mqtt_encode(const mqws_packet *pkt, mqws_mqtt_version version, uint8_t *out,
                           size_t cap, size_t *written);
