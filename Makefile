@@ -25,6 +25,9 @@ CFLAGS_ALL = $(STD) $(OPT) $(WARN) $(INC) $(CFLAGS)
 LIBCRYPTO := $(shell pkg-config --libs libcrypto 2>/dev/null || echo -lcrypto)
 
 LIB_SRC  := $(sort $(wildcard reference/lib/*.c))
+# C sources beyond the library that must compile warning-free under clang too;
+# each part's makefile appends its own.
+CLANG_CHECK_SRC = $(LIB_SRC) $(TEST_SRC) $(TEST_SUP) reference/examples/*.c fuzz/*.c
 LIB_HDR  := $(wildcard reference/include/mqws/*.h reference/lib/*.h)
 TEST_SRC := $(sort $(wildcard reference/tests/test_*.c))
 TEST_SUP := $(sort $(wildcard reference/tests/support/*.c))
@@ -42,6 +45,13 @@ deps-build:
 	@ci/deps.sh build
 deps-test:
 	@ci/deps.sh build test
+
+# Parts built on libmqws (broker, client, load generator, conformance suite)
+# each keep their targets in a makefile beside their sources and append to
+# TEST_STAGES, BENCH_STAGES and CLANG_CHECK_SRC.
+TEST_STAGES  :=
+BENCH_STAGES := bench-codec
+include $(sort $(wildcard reference/*/part.mk conformance/part.mk))
 
 # ---------------------------------------------------------------- library
 lib: deps-build
@@ -97,7 +107,7 @@ replay: deps-test
 # The second compiler: every C source must be warning-free under clang too.
 check-clang:
 	@if command -v clang >/dev/null; then \
-	  for f in $(LIB_SRC) $(TEST_SRC) $(TEST_SUP) reference/examples/*.c fuzz/*.c; do \
+	  for f in $(CLANG_CHECK_SRC); do \
 	    clang $(STD) $(WARN) $(INC) -Ireference/tests/support -fsyntax-only $$f || exit 1; \
 	  done; echo "clang: library, tests, examples and fuzzers compile without warnings"; \
 	else echo "clang not installed: skipping the clang warning check"; fi
@@ -120,7 +130,8 @@ test-install: lib
 	    grep -qw "$$sym" reference/include/mqws/*.h || { echo "exported but in no public header: $$sym"; exit 1; }; \
 	  done; echo "symbols: $$(echo $$syms | wc -w) exported, all mqws_ and declared in reference/include/mqws/"
 
-# Ends with the sanitizer run's summary line ("asan: N passed, N failed").
+# The codec stages first, then each part's own (TEST_STAGES, from the part
+# makefiles included below), in order; the first failure stops the run.
 test: deps-test
 	@$(MAKE) --no-print-directory lint-vectors
 	@$(MAKE) --no-print-directory check-clang
@@ -128,6 +139,7 @@ test: deps-test
 	@$(MAKE) --no-print-directory replay
 	@$(MAKE) --no-print-directory test-unit
 	@$(MAKE) --no-print-directory test-asan
+	@for stage in $(TEST_STAGES); do $(MAKE) --no-print-directory $$stage || exit 1; done
 
 # ---------------------------------------------------------------- fuzzing
 fuzz-build:
@@ -141,7 +153,8 @@ fuzz: fuzz-build
 	@$(MAKE) --no-print-directory -f fuzz/fuzz.mk run FUZZ_SECONDS=$(FUZZ_SECONDS) PYTHON=$(PYTHON)
 
 # ---------------------------------------------------------------- benchmarks
-bench: bench-codec
+bench:
+	@for stage in $(BENCH_STAGES); do $(MAKE) --no-print-directory $$stage || exit 1; done
 
 bench-codec: deps-build
 	@ci/deps.sh bench
