@@ -177,6 +177,7 @@ mqws_err core_on_connect(mqws_core_conn *conn, const uint8_t *raw, size_t len, u
     }
     s->conn = conn;
     conn->s = s;
+    snprintf(conn->client_id, sizeof conn->client_id, "%s", s->client_id);
     s->version = conn->version;
     s->expiry_s = expiry;
     s->will = will;

@@ -129,6 +129,7 @@ struct mqws_core_conn {
     void *user;
     char peer[64];
     char transport[8];
+    char client_id[64];    /* for log lines after the session is detached */
     uint8_t state;
     uint8_t version;
     bool blocked;          /* reserve returned NULL for a PUBLISH: wait for writable */
