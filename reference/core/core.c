@@ -240,10 +240,7 @@ void mqws_core_conn_writable(mqws_core_conn *conn, uint64_t now_ms)
         return;
     conn->blocked = false;
     conn->dropping = false;
-    if (conn->resend_pending)
-        core_session_resend(conn->s, now_ms);
-    else
-        core_session_pump(conn->s, now_ms);
+    core_session_pump(conn->s, now_ms);
 }
 
 /* Transport-level errors a 5.0 client is told about before the close. */
