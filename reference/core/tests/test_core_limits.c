@@ -378,6 +378,30 @@ static void packet_too_large(void **state)
     assert_string_equal(fake_payload(&m), "small"); /* MQTT-3.1.2-25: the large one dropped */
     fake_expect_none(&s);
     assert_true(fake_log_has("Maximum Packet Size"));
+    /* a SUBACK over it cannot be sent: DISCONNECT 0x83, closed; the CONNACK
+     * properties did not fit either, the bare CONNACK went */
+    fake_conn t;
+    uint8_t tb[8];
+    mqws_props tiny = one_int(tb, sizeof tb, MQWS_PROP_MAXIMUM_PACKET_SIZE, 20);
+    fake_connect_opts to = {.version = 5, .client_id = "t", .clean = true, .props = &tiny};
+    mqws_packet ack = fake_connect(core, &t, &to, 1);
+    assert_int_equal(ack.reason_code, 0);
+    assert_int_equal(ack.props.raw_len, 0);
+    static uint8_t list[64 * 4];
+    size_t n = 0;
+    for (int i = 0; i < 20; i++)
+        mqws_list_append_sub(list, sizeof list, &n, mqws_str_c("x"), true, 0);
+    mqws_packet sp;
+    memset(&sp, 0, sizeof sp);
+    sp.type = MQWS_SUBSCRIBE;
+    sp.packet_id = 3;
+    sp.list.raw = list;
+    sp.list.raw_len = n;
+    sp.list.count = 20;
+    fake_feed(&t, &sp, 1);
+    assert_int_equal(fake_expect(&t, MQWS_DISCONNECT).reason_code, 0x83);
+    assert_true(t.closed);
+    fake_done(&t, 2);
     /* a packet over our maximum: DISCONNECT 0x95, close 1009 */
     char big[200];
     memset(big, 'x', sizeof big - 1);
