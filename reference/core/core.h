@@ -113,6 +113,8 @@ typedef struct mqws_core_config {
     uint32_t max_queued;           /* messages queued per session beyond the in-flight window
                                       (offline sessions included); overflow: newest dropped, logged */
     uint64_t max_queued_bytes;     /* payload + topic bytes queued per session, same reaction */
+    uint64_t max_total_queued_bytes; /* the same over all sessions (a message queued for n
+                                      sessions counts n times), same reaction */
     uint32_t max_packet_size;      /* largest packet accepted (announced, 5.0); the shell sizes
                                       its assembler buffer with it */
     uint16_t topic_alias_maximum;  /* client-to-server aliases (announced, 5.0); above: 0x94 */
@@ -143,6 +145,7 @@ typedef struct mqws_core_stats {
     uint64_t publishes_in;
     uint64_t deliveries;           /* PUBLISH packets written to clients */
     uint64_t dropped;              /* messages dropped by a limit (queue, size, slow reader) */
+    uint64_t queued_bytes;         /* bytes queued and in flight over all sessions */
 } mqws_core_stats;
 
 /** Fills @p cfg with the defaults (documented in docs/broker-core.md). */

@@ -41,11 +41,12 @@ core_session *core_session_new(mqws_core *c, mqws_str id)
     return s;
 }
 
-static void outq_free(core_outq *q)
+static void outq_free(mqws_core *c, core_outq *q)
 {
     core_out *o = q->head;
     while (o) {
         core_out *next = o->next;
+        c->st.queued_bytes -= core_msg_bytes(o->m);
         core_msg_unref(o->m);
         free(o);
         o = next;
@@ -62,8 +63,8 @@ void core_session_free(mqws_core *c, core_session *s)
     }
     core_sub_remove_all(c, s);
     free(s->subs);
-    outq_free(&s->inflight);
-    outq_free(&s->queue);
+    outq_free(c, &s->inflight);
+    outq_free(c, &s->queue);
     free(s->rx_qos2);
     core_will_drop(s);
     core_htab_remove(&c->sessions, &s->node);
@@ -123,8 +124,9 @@ static core_out *inflight_take(core_session *s, uint16_t pid, uint8_t state)
     return NULL;
 }
 
-static void out_free(core_session *s, core_out *o)
+static void out_free(mqws_core *c, core_session *s, core_out *o)
 {
+    c->st.queued_bytes -= core_msg_bytes(o->m);
     if (o->unsent)
         s->nunsent--;
     s->queued_bytes -= core_msg_bytes(o->m);
@@ -214,7 +216,8 @@ void core_session_enqueue(mqws_core *c, core_session *s, core_msg *m, uint8_t qo
         return;
     }
     size_t bytes = core_msg_bytes(m);
-    if (s->queue.n >= c->cfg.max_queued || s->queued_bytes + bytes > c->cfg.max_queued_bytes) {
+    if (s->queue.n >= c->cfg.max_queued || s->queued_bytes + bytes > c->cfg.max_queued_bytes ||
+        c->st.queued_bytes + bytes > c->cfg.max_total_queued_bytes) {
         c->st.dropped++;
         core_log(c, "session '%.100s': queue full (%u messages, %llu bytes): QoS %u message on "
                  "'%.100s' dropped", s->client_id, s->queue.n,
@@ -236,6 +239,7 @@ void core_session_enqueue(mqws_core *c, core_session *s, core_msg *m, uint8_t qo
     if (nsubids)
         memcpy(o->subids, subids, nsubids * sizeof(uint32_t));
     s->queued_bytes += bytes;
+    c->st.queued_bytes += bytes;
     outq_push(&s->queue, o);
     if (live)
         core_session_pump(s, now);
@@ -301,7 +305,7 @@ void core_session_pump(core_session *s, uint64_t now)
     while (s->queue.head && s->inflight.n < window) {
         core_out *o = outq_pop(&s->queue);
         if (expired(o->m, now)) { /* MQTT-3.3.2-5 */
-            out_free(s, o);
+            out_free(conn->core, s, o);
             continue;
         }
         o->pid = next_pid(s);
@@ -317,7 +321,7 @@ void core_session_pump(core_session *s, uint64_t now)
             c->st.dropped++;
             core_clog(conn, "QoS %u message on '%.100s' larger than the client's Maximum Packet "
                       "Size: dropped (MQTT-3.1.2-25)", o->qos, o->m->topic);
-            out_free(s, o);
+            out_free(conn->core, s, o);
             continue;
         }
         o->state = OUT_WAIT_ACK;
@@ -355,7 +359,7 @@ void core_on_puback(mqws_core_conn *conn, const mqws_packet *p, uint64_t now)
         core_clog(conn, "PUBACK for unknown packet id %u ignored", p->packet_id);
         return;
     }
-    out_free(s, o);
+    out_free(conn->core, s, o);
     core_session_pump(s, now);
 }
 
@@ -374,7 +378,7 @@ void core_on_pubrec(mqws_core_conn *conn, const mqws_packet *p, uint64_t now)
         return;
     }
     if (p->reason_code >= 0x80) { /* 5.0: the client refused the message, the flow ends */
-        out_free(s, o);
+        out_free(conn->core, s, o);
         core_session_pump(s, now);
         return;
     }
@@ -398,6 +402,6 @@ void core_on_pubcomp(mqws_core_conn *conn, const mqws_packet *p, uint64_t now)
         core_clog(conn, "PUBCOMP for unknown packet id %u ignored", p->packet_id);
         return;
     }
-    out_free(s, o);
+    out_free(conn->core, s, o);
     core_session_pump(s, now);
 }

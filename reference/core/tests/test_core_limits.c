@@ -291,6 +291,7 @@ static void queue_overflow(void **state)
     mqws_core_stats st;
     mqws_core_get_stats(core, &st);
     assert_int_equal(st.dropped, 2);
+    assert_int_equal(st.queued_bytes, 3 * 2); /* topic + payload of each */
     fake_connect(core, &s, &so, 2);
     assert_string_equal(fake_payload(&(mqws_packet){.publish = fake_expect(&s, MQWS_PUBLISH).publish}), "1");
     fake_expect(&s, MQWS_PUBLISH);
@@ -299,6 +300,43 @@ static void queue_overflow(void **state)
     fake_done(&s, 3);
     fake_done(&p, 3);
     mqws_core_free(core);
+}
+
+static void total_queue_budget(void **state)
+{
+    (void)state;
+    mqws_core_config cfg;
+    mqws_core_config_default(&cfg);
+    cfg.max_total_queued_bytes = 10;
+    mqws_core *core = fake_core(&cfg);
+    fake_conn p, a, b;
+    fake_connect_opts o = {.version = 4, .client_id = "a", .clean = false};
+    fake_connect(core, &a, &o, 0);
+    fake_subscribe(&a, "t", 1, 1, NULL, 0);
+    fake_done(&a, 0);
+    o.client_id = "b";
+    fake_connect(core, &b, &o, 0);
+    fake_subscribe(&b, "t", 1, 1, NULL, 0);
+    fake_done(&b, 0);
+    fake_connect_opts po = {.version = 4, .client_id = "p", .clean = true};
+    fake_connect(core, &p, &po, 0);
+    fake_publish(&p, "t", "1234", 1, 1, false, NULL, 1); /* 5 bytes for a, 5 for b */
+    fake_publish(&p, "t", "5678", 1, 2, false, NULL, 1); /* over the budget for both */
+    mqws_core_stats st;
+    mqws_core_get_stats(core, &st);
+    assert_int_equal(st.queued_bytes, 10);
+    assert_int_equal(st.dropped, 2);
+    o.client_id = "a";
+    fake_connect(core, &a, &o, 2);
+    mqws_packet m = fake_expect(&a, MQWS_PUBLISH);
+    fake_expect_none(&a);
+    fake_ack(&a, MQWS_PUBACK, m.packet_id, 3);
+    mqws_core_get_stats(core, &st);
+    assert_int_equal(st.queued_bytes, 5);
+    fake_done(&a, 4);
+    fake_done(&p, 4);
+    mqws_core_free(core);
+    /* (freeing the core with b's queue in it is checked by ASan) */
 }
 
 static void too_many_subscriptions(void **state)
@@ -453,6 +491,7 @@ int main(void)
         cmocka_unit_test(payload_format_invalid),
         cmocka_unit_test(message_expiry),
         cmocka_unit_test(queue_overflow),
+        cmocka_unit_test(total_queue_budget),
         cmocka_unit_test(too_many_subscriptions),
         cmocka_unit_test(packet_too_large),
         cmocka_unit_test(session_and_client_id_limits),
