@@ -271,7 +271,9 @@ static core_send_result send_pubrel(mqws_core_conn *conn, uint16_t pid, uint8_t 
 static bool resend_unsent(core_session *s, uint32_t window, uint64_t now)
 {
     mqws_core_conn *conn = s->conn;
-    for (core_out *o = s->inflight.head; o && s->nunsent; o = o->next) {
+    core_out *next;
+    for (core_out *o = s->inflight.head; o && s->nunsent; o = next) {
+        next = o->next;
         if (!o->unsent)
             continue;
         if (s->inflight.n - s->nunsent >= window)
@@ -284,6 +286,13 @@ static bool resend_unsent(core_session *s, uint32_t window, uint64_t now)
         if (r == SEND_FULL) {
             conn->blocked = true;
             return false;
+        }
+        if (r == SEND_TOO_BIG) { /* the new connection announced a smaller Maximum Packet Size */
+            conn->core->st.dropped++;
+            core_clog(conn, "resent message on '%.100s' larger than the client's Maximum Packet "
+                      "Size: dropped (MQTT-3.1.2-25)", o->m->topic);
+            out_free(conn->core, s, inflight_take(s, o->pid, o->state));
+            continue;
         }
         o->unsent = false;
         s->nunsent--;
