@@ -90,8 +90,9 @@ typedef struct mqws_core_transport {
 /**
  * Optional user name / password check, called for every CONNECT after the
  * protocol checks. Returns 0 to accept, or an MQTT 5.0 CONNACK reason code to
- * refuse: 0x86 (Bad User Name or Password) or 0x87 (Not authorized); the core
- * sends 3.1.1 return code 0x04 / 0x05 to 3.1.1 clients.
+ * refuse: 0x86 (Bad User Name or Password) or 0x87 (Not authorized; also sent for
+ * any other non-zero value); the core sends 3.1.1 return code 0x04 / 0x05 to
+ * 3.1.1 clients.
  */
 typedef uint8_t (*mqws_core_auth_fn)(void *user, mqws_str client_id, const mqws_str *username,
                                      const mqws_bytes *password);
