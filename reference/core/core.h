@@ -133,6 +133,9 @@ typedef struct mqws_core_config {
     mqws_core_log_fn log;          /* NULL: no log */
     void *log_user;
     bool trace;                    /* also log one summary line per MQTT packet in and out */
+    uint8_t hash_key[16];          /* key of the hash tables (SipHash): random bytes from the
+                                      shell (getrandom), so clients cannot aim colliding client
+                                      ids or topics at one bucket; all zero works, unkeyed */
 } mqws_core_config;
 
 /** Counters for logs, tests and benchmarks. */

@@ -20,7 +20,8 @@ typedef struct core_htab {
     size_t n;
 } core_htab;
 
-uint32_t core_hash(const void *p, size_t len);
+uint64_t core_siphash(const uint8_t key[16], const void *data, size_t len);
+uint32_t core_hash(const struct mqws_core *c, const void *p, size_t len);
 bool core_htab_init(core_htab *h);
 void core_htab_free(core_htab *h);
 core_hnode *core_htab_bucket(const core_htab *h, uint32_t hash);

@@ -28,7 +28,7 @@ static void drop(mqws_core *c, core_retained *r)
 
 void core_retain_store(mqws_core *c, core_msg *m)
 {
-    uint32_t h = core_hash(m->topic, m->topic_len);
+    uint32_t h = core_hash(c, m->topic, m->topic_len);
     core_retained *r = find(c, m->topic, m->topic_len, h);
     if (m->payload_len == 0) {
         if (r)

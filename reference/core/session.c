@@ -10,7 +10,7 @@
 
 core_session *core_session_find(mqws_core *c, mqws_str id)
 {
-    uint32_t h = core_hash(id.ptr, id.len);
+    uint32_t h = core_hash(c, id.ptr, id.len);
     for (core_hnode *n = core_htab_bucket(&c->sessions, h); n; n = n->next) {
         core_session *s = (core_session *)n;
         if (n->hash == h && s->client_id_len == id.len && !memcmp(s->client_id, id.ptr, id.len))
@@ -35,7 +35,7 @@ core_session *core_session_new(mqws_core *c, mqws_str id)
     s->client_id_len = id.len;
     s->id = c->next_session_id++;
     s->next_pid = 1;
-    s->node.hash = core_hash(id.ptr, id.len);
+    s->node.hash = core_hash(c, id.ptr, id.len);
     core_htab_insert(&c->sessions, &s->node);
     c->st.sessions++;
     return s;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "fake.h"
+#include "../core_internal.h"
 
 static mqws_props one_int(uint8_t *buf, size_t cap, int id, uint32_t v)
 {
@@ -478,9 +479,24 @@ static void session_and_client_id_limits(void **state)
     mqws_core_free(core);
 }
 
+/* The hash behind the tables: SipHash-2-4 against the vectors of its paper. */
+static void siphash_reference_vectors(void **state)
+{
+    (void)state;
+    uint8_t key[16], msg[15];
+    for (int i = 0; i < 16; i++)
+        key[i] = (uint8_t)i;
+    for (int i = 0; i < 15; i++)
+        msg[i] = (uint8_t)i;
+    assert_true(core_siphash(key, msg, 15) == 0xa129ca6149be45e5ull);
+    assert_true(core_siphash(key, msg, 0) == 0x726fdb47dd0e0e31ull);
+    assert_true(core_siphash(key, msg, 8) == 0x93f5f5799a932462ull);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(siphash_reference_vectors),
         cmocka_unit_test(topic_alias),
         cmocka_unit_test(topic_alias_none_announced),
         cmocka_unit_test(subscription_identifier_in_publish),
