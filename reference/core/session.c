@@ -210,8 +210,10 @@ void core_session_enqueue(mqws_core *c, core_session *s, core_msg *m, uint8_t qo
             conn->dropping = true;
         } else if (r == SEND_TOO_BIG) {
             c->st.dropped++;
-            core_clog(conn, "message on '%.100s' larger than the client's Maximum Packet Size: "
-                      "dropped (MQTT-3.1.2-25)", m->topic);
+            if (!conn->too_big_logged)
+                core_clog(conn, "message on '%.100s' larger than the client's Maximum Packet "
+                          "Size: dropped (MQTT-3.1.2-25; logged once per connection)", m->topic);
+            conn->too_big_logged = true;
         }
         return;
     }
@@ -219,9 +221,13 @@ void core_session_enqueue(mqws_core *c, core_session *s, core_msg *m, uint8_t qo
     if (s->queue.n >= c->cfg.max_queued || s->queued_bytes + bytes > c->cfg.max_queued_bytes ||
         c->st.queued_bytes + bytes > c->cfg.max_total_queued_bytes) {
         c->st.dropped++;
-        core_log(c, "session '%.100s': queue full (%u messages, %llu bytes): QoS %u message on "
-                 "'%.100s' dropped", s->client_id, s->queue.n,
-                 (unsigned long long)s->queued_bytes, qos, m->topic);
+        if (!s->dropping) /* one line per episode, not one per message */
+            core_log(c, "session '%.100s': queue full (%u messages, %llu bytes; %llu bytes over "
+                     "all sessions): QoS %u message on '%.100s' dropped, and further ones until "
+                     "there is room", s->client_id, s->queue.n,
+                     (unsigned long long)s->queued_bytes,
+                     (unsigned long long)c->st.queued_bytes, qos, m->topic);
+        s->dropping = true;
         return;
     }
     core_out *o = malloc(sizeof *o + (size_t)nsubids * sizeof(uint32_t));
@@ -240,6 +246,7 @@ void core_session_enqueue(mqws_core *c, core_session *s, core_msg *m, uint8_t qo
         memcpy(o->subids, subids, nsubids * sizeof(uint32_t));
     s->queued_bytes += bytes;
     c->st.queued_bytes += bytes;
+    s->dropping = false;
     outq_push(&s->queue, o);
     if (live)
         core_session_pump(s, now);
@@ -289,8 +296,11 @@ static bool resend_unsent(core_session *s, uint32_t window, uint64_t now)
         }
         if (r == SEND_TOO_BIG) { /* the new connection announced a smaller Maximum Packet Size */
             conn->core->st.dropped++;
-            core_clog(conn, "resent message on '%.100s' larger than the client's Maximum Packet "
-                      "Size: dropped (MQTT-3.1.2-25)", o->m->topic);
+            if (!conn->too_big_logged)
+                core_clog(conn, "resent message on '%.100s' larger than the client's Maximum "
+                          "Packet Size: dropped (MQTT-3.1.2-25; logged once per connection)",
+                          o->m->topic);
+            conn->too_big_logged = true;
             out_free(conn->core, s, inflight_take(s, o->pid, o->state));
             continue;
         }
@@ -328,8 +338,11 @@ void core_session_pump(core_session *s, uint64_t now)
         }
         if (r == SEND_TOO_BIG) {
             c->st.dropped++;
-            core_clog(conn, "QoS %u message on '%.100s' larger than the client's Maximum Packet "
-                      "Size: dropped (MQTT-3.1.2-25)", o->qos, o->m->topic);
+            if (!conn->too_big_logged)
+                core_clog(conn, "QoS %u message on '%.100s' larger than the client's Maximum "
+                          "Packet Size: dropped (MQTT-3.1.2-25; logged once per connection)",
+                          o->qos, o->m->topic);
+            conn->too_big_logged = true;
             out_free(conn->core, s, o);
             continue;
         }
