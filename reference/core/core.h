@@ -200,7 +200,8 @@ mqws_core_conn *mqws_core_conn_open(mqws_core *core, const mqws_core_transport *
  *         connection was already closing): decode errors are those of
  *         mqws_mqtt_decode, protocol-state and refused-CONNECT errors are
  *         logged with their reason; MQWS_ERR_ARG also when @p conn is NULL or
- *         already closing (the packet is ignored).
+ *         already closing (the packet is ignored). MQWS_OK does not exclude a
+ *         close (after the client's DISCONNECT, or a slow consumer's ack).
  */
 mqws_err mqws_core_conn_packet(mqws_core_conn *conn, const uint8_t *pkt, size_t len,
                                uint64_t now_ms);
