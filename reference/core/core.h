@@ -223,7 +223,7 @@ void mqws_core_conn_lost(mqws_core_conn *conn, mqws_err why, uint64_t now_ms);
 uint64_t mqws_core_tick(mqws_core *core, uint64_t now_ms);
 
 /** The deadline tick would return now (UINT64_MAX: none), without firing anything. */
-uint64_t mqws_core_next_deadline(const mqws_core *core, uint64_t now_ms);
+uint64_t mqws_core_next_deadline(mqws_core *core, uint64_t now_ms);
 
 /** Client Identifier of the connection ("" before CONNECT), NUL-terminated. */
 const char *mqws_core_conn_client_id(const mqws_core_conn *conn);
