@@ -4,21 +4,13 @@
 #   make broker           build/bin/mqws-broker
 #   make test-broker      transport tests (pytest) + hostile clients under ASan
 
-BROKER_SRC := $(sort $(filter-out reference/broker/core_placeholder.c,$(wildcard reference/broker/*.c)))
+BROKER_SRC := $(sort $(wildcard reference/broker/*.c))
 BROKER_HDR := $(wildcard reference/broker/*.h reference/core/*.h)
 LIBSSL     := $(shell pkg-config --libs openssl 2>/dev/null || echo -lssl -lcrypto)
 
-# The core is linked from reference/core once it has a part makefile; until then
-# a placeholder that only answers CONNECT, PINGREQ and acks stands in.
-ifneq ($(wildcard reference/core/part.mk),)
 BROKER_CORE_LIB := $(BUILD)/libmqws-core.a
-BROKER_CORE_SRC :=
-else
-BROKER_CORE_LIB :=
-BROKER_CORE_SRC := reference/broker/core_placeholder.c
-endif
 
-CLANG_CHECK_SRC += $(BROKER_SRC) $(BROKER_CORE_SRC)
+CLANG_CHECK_SRC += $(BROKER_SRC)
 TEST_STAGES += test-broker
 
 .PHONY: broker broker-asan test-broker
@@ -26,9 +18,9 @@ TEST_STAGES += test-broker
 broker: deps-build
 	@$(MAKE) --no-print-directory $(BUILD)/bin/mqws-broker
 
-$(BUILD)/bin/mqws-broker: $(BROKER_SRC) $(BROKER_CORE_SRC) $(BROKER_HDR) $(BROKER_CORE_LIB) $(BUILD)/libmqws.a
+$(BUILD)/bin/mqws-broker: $(BROKER_SRC) $(BROKER_HDR) $(BROKER_CORE_LIB) $(BUILD)/libmqws.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -o $@ $(BROKER_SRC) $(BROKER_CORE_SRC) \
+	$(CC) $(CFLAGS_ALL) -o $@ $(BROKER_SRC) \
 	  $(BROKER_CORE_LIB) $(BUILD)/libmqws.a $(LIBSSL) $(LDFLAGS)
 
 # The same binary with AddressSanitizer + UndefinedBehaviorSanitizer, for the
