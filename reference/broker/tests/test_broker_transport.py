@@ -555,7 +555,8 @@ def test_hostile_clients_under_asan(tmpdir_module):
     if not os.path.exists(BROKER_ASAN):
         pytest.fail("build-asan/bin/mqws-broker missing: run make broker-asan")
     b = Broker(BROKER_ASAN, listen_args("tcp", "ws") +
-               ["--handshake-timeout", "2", "--max-queue", "256k", "--max-packet-size", "256k"],
+               ["--handshake-timeout", "2", "--max-queue", "256k", "--max-packet-size", "256k",
+                "--slow-reader-timeout", "1"],
                tmpdir_module, env=ASAN_ENV)
     port = b.port("ws")
     good = ws_mqtt_session(port, "good")
@@ -651,27 +652,36 @@ def test_hostile_clients_under_asan(tmpdir_module):
 
         # a slow reader that never drains: subscribed to a busy topic
         slow = ws_mqtt_session(port, "slow")
-        slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         slow.sendall(ws_frame(mqtt_subscribe(1, "flood/#")))
         time.sleep(0.2)
         pub = connect_tcp(b.port("tcp"))
         pub.sendall(mqtt_connect("flooder"))
         assert recv_exact(pub, 4) == b"\x20\x02\x00\x00"
-        msg = mqtt_publish("flood/x", b"z" * 16000)
-        for _ in range(1000):  # 16 MB towards a reader that takes nothing
-            pub.sendall(msg)
+        burst = mqtt_publish("flood/x", b"z" * 16000) * 64
+        for _ in range(32):  # 32 MB towards a reader that takes nothing
+            pub.sendall(burst)
         pub.sendall(PINGREQ)
         assert recv_exact(pub, 2) == PINGRESP
         ws_ping_roundtrip(good)
         # ... and one that floods pings without reading the pongs
         pinger = ws_mqtt_session(port, "pinger")
-        pinger.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        pinger.settimeout(0.5)
+        pinger.settimeout(1.0)
+        pings = ws_frame(b"p" * 125, opcode=9) * 1000
         try:
-            for _ in range(100000):
-                pinger.send(ws_frame(b"p" * 125, opcode=9))
+            for _ in range(200):  # up to 26 MB of pings, 25 MB of pongs nobody reads
+                pinger.sendall(pings)
         except (socket.timeout, ConnectionError, BrokenPipeError):
             pass  # the broker stopped reading it (backpressure) or closed it
+        ws_ping_roundtrip(good)
+        # both stay above half their queue limit: disconnected after --slow-reader-timeout
+        deadline = time.monotonic() + 8
+        while time.monotonic() < deadline:
+            log = b.read_log()
+            if "client 'slow' slow reader" in log and "client 'pinger' slow reader" in log:
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail("slow readers not disconnected:\n" + b.read_log()[-2000:])
         ws_ping_roundtrip(good)
 
         rss1 = b.rss_kb()
