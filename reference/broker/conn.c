@@ -586,6 +586,12 @@ void mqws_conn_tick(mqws_conn *c)
 {
     mqws_broker *b = c->broker;
     uint64_t now = b->now_ms;
+    if (c->out && c->out_len == 0 && !c->out_listed) {
+        /* idle for a tick: an idle connection keeps no send buffer */
+        free(c->out);
+        c->out = NULL;
+        c->out_cap = 0;
+    }
     if (c->deadline_ms && now >= c->deadline_ms) {
         switch (c->state) {
         case MQWS_CONN_TLS_HANDSHAKE:
