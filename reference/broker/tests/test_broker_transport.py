@@ -430,6 +430,46 @@ def test_pub_sub_over_ws_and_tcp(broker):
     sub.close()
 
 
+@pytest.fixture(scope="module")
+def options_broker(tmpdir_module):
+    b = Broker(BROKER, listen_args("ws") +
+               ["--trusted-proxy", "127.0.0.0/8", "--ws-ping-interval", "1", "--ws-no-legacy",
+                "--ws-any-path"], tmpdir_module)
+    yield b
+    assert b.stop() == 0
+
+
+def test_server_pings_idle_clients(options_broker):
+    sock = ws_mqtt_session(options_broker.port("ws"), "idle")
+    t0 = time.monotonic()
+    op, payload = ws_read_frame(sock)
+    assert op == 9 and 0.8 < time.monotonic() - t0 < 3
+    sock.sendall(ws_frame(payload, opcode=10))
+    sock.close()
+
+
+def test_forwarded_for_from_trusted_proxy(options_broker, broker):
+    sock, _ = ws_open(options_broker.port("ws"), extra="X-Forwarded-For: 198.51.100.1, 203.0.113.7\r\n")
+    sock.close()
+    time.sleep(0.1)
+    assert "client address 203.0.113.7" in options_broker.read_log()
+    # the default broker trusts no proxy: the header is ignored
+    sock, _ = ws_open(broker.port("ws"), extra="X-Forwarded-For: 192.0.2.99\r\n")
+    sock.close()
+    time.sleep(0.1)
+    assert "192.0.2.99" not in broker.read_log()
+
+
+def test_no_legacy_option_refuses_mqttv31(options_broker):
+    head, _ = refused(options_broker.port("ws"), protocols="mqttv3.1")
+    assert head.startswith("HTTP/1.1 400"), head
+
+
+def test_any_path_option(options_broker):
+    sock, _ = ws_open(options_broker.port("ws"), path="/anything/else")
+    sock.close()
+
+
 # ---------------------------------------------------------------- TLS
 
 @pytest.fixture(scope="module")
