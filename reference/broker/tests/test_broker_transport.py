@@ -526,6 +526,7 @@ def test_wss_connect(tls_broker, pki):
     sock.close()
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_tls_refuses_tls11(tls_broker, pki):
     ctx = client_ctx(pki)
     ctx.minimum_version = ssl.TLSVersion.TLSv1
