@@ -195,6 +195,8 @@ void mqws_tls_free(mqws_broker *b);
 int mqws_tls_start(mqws_conn *c);                 /* SSL for an accepted socket */
 /* one step of the TLS handshake: 1 done, 0 again later, -1 failed (reason set) */
 int mqws_tls_handshake(mqws_conn *c);
+/* the handshake waits for the socket to take its next flight */
+bool mqws_tls_wants_write(const mqws_conn *c);
 /* >0 bytes, 0 EOF, -1 would block, -2 error */
 long mqws_tls_read(mqws_conn *c, void *buf, size_t len);
 long mqws_tls_write(mqws_conn *c, const void *buf, size_t len);

@@ -330,7 +330,19 @@ void mqws_conn_on_event(mqws_conn *c, int mask)
             mqws_conn_abort(c, NULL);
             return;
         }
-        if (r == 0) return;
+        if (r == 0) {
+            /* a handshake flight the socket could not take yet waits for writability */
+            bool ww = mqws_tls_wants_write(c);
+            if (ww != c->want_write) {
+                c->want_write = ww;
+                set_interest(c);
+            }
+            return;
+        }
+        if (c->want_write) {
+            c->want_write = false;
+            set_interest(c);
+        }
         if (c->transport == MQWS_TR_WSS) c->state = MQWS_CONN_WS_HANDSHAKE;
         else mqws_conn_open_mqtt(c);
         if (c->state == MQWS_CONN_DEAD) return;
