@@ -611,6 +611,22 @@ def test_ipv6_loopback_listener(tmpdir_module):
         proc.stdout.close()
 
 
+def test_verbose_wire_trace(tmpdir_module):
+    b = Broker(BROKER, listen_args("ws") + ["-v"], tmpdir_module)
+    try:
+        sock = ws_mqtt_session(b.port("ws"), "traced")
+        ws_ping_roundtrip(sock)
+        sock.close()
+        time.sleep(0.2)
+        log = b.read_log()
+    finally:
+        assert b.stop() == 0
+    for needle in ("http rx: GET /mqtt HTTP/1.1", "http rx: Sec-WebSocket-Protocol: mqtt",
+                   "http tx: HTTP/1.1 101 Switching Protocols", "ws rx frame binary fin len=",
+                   "ws tx frame binary fin len=4", "in CONNECT", "out CONNACK", "in PINGREQ"):
+        assert needle in log, needle
+
+
 def test_usage_errors_exit_2():
     for args in (["--bogus"], ["--listen", "http://x:1"], ["--listen", "tls://127.0.0.1:0"],
                  ["--max-packet-size", "abc"]):
