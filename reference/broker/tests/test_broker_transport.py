@@ -496,7 +496,8 @@ def pki(tmpdir_module):
 def tls_broker(tmpdir_module, pki):
     b = Broker(BROKER, listen_args("tls", "wss") +
                ["--tls-cert", os.path.join(pki, "server.pem"),
-                "--tls-key", os.path.join(pki, "server.key")], tmpdir_module)
+                "--tls-key", os.path.join(pki, "server.key"), "--handshake-timeout", "1"],
+               tmpdir_module)
     yield b
     assert b.stop() == 0
 
@@ -524,6 +525,17 @@ def test_wss_connect(tls_broker, pki):
     sock.sendall(ws_frame(b"x", opcode=1))
     assert ws_read_close(sock) == 1003
     sock.close()
+
+
+def test_tls_handshake_timeout(tls_broker):
+    for scheme in ("tls", "wss"):
+        sock = connect_tcp(tls_broker.port(scheme))
+        sock.sendall(b"\x16\x03\x01")  # the start of a ClientHello, then nothing
+        t0 = time.monotonic()
+        assert recv_all(sock) == b""
+        assert 0.8 < time.monotonic() - t0 < 4
+        sock.close()
+    assert "TLS handshake timeout" in tls_broker.read_log()
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -751,6 +763,17 @@ def test_hostile_clients_under_asan(tmpdir_module):
         assert ws_read_close(s) == 1009
         s.close()
         ws_ping_roundtrip(good)
+        # ... and 20000 topics that fit in the packet limit: the core's subscription limit
+        entries = b"".join(struct.pack("!H", len(b"m/%d" % i)) + b"m/%d" % i + b"\x00"
+                           for i in range(20000))
+        s = ws_mqtt_session(port, "subscriber-many")
+        s.sendall(ws_frame(b"\x82" + varint(2 + len(entries)) + b"\x00\x07" + entries))
+        op, suback = ws_read_frame(s)
+        assert op == 2 and suback[0] == 0x90
+        codes = suback[len(varint(len(suback) - 1)) + 3:]
+        assert len(codes) == 20000 and codes.count(0x80) > 0, codes.count(0x80)
+        s.close()
+        ws_ping_roundtrip(good)
 
         # a slow reader that never drains: subscribed to a busy topic
         slow = ws_mqtt_session(port, "slow")
@@ -790,6 +813,7 @@ def test_hostile_clients_under_asan(tmpdir_module):
         ws_ping_roundtrip(good)
 
         rss1 = b.rss_kb()
+        print("broker RSS %d kB -> %d kB" % (rss0, rss1))
         assert rss1 - rss0 < 96 * 1024, "RSS grew from %d to %d kB" % (rss0, rss1)
         for sock in (slow, pub, pinger):
             sock.close()
