@@ -315,6 +315,8 @@ void mqws_conn_read(mqws_conn *c)
             break; /* closing: input is dropped */
         }
         if (c->read_paused || c->state == MQWS_CONN_DEAD) return;
+        /* own answers piling up: write them first (flush decides on pausing reads) */
+        if (c->out_len - c->out_head > b->cfg.max_queue / 2) return;
         if (!c->ssl && len < MQWS_BROKER_READ_CHUNK) return; /* socket drained */
     }
     /* the fairness bound was reached: let the others run, come back next turn */

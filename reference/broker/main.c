@@ -79,7 +79,7 @@ static void run_timers(mqws_broker *b)
 static void turn(mqws_broker *b, int timeout_ms)
 {
     static mqws_poll_event events[256];
-    if (b->read_again) timeout_ms = 0;
+    if (b->read_again || b->flush_list) timeout_ms = 0; /* work left from the last turn */
     int n = mqws_poll_wait(b->poller, events, 256, timeout_ms);
     if (n < 0) {
         mqws_log("epoll_wait: %s", strerror(errno));
