@@ -403,6 +403,14 @@ def test_100mb_remaining_length_refused_tcp(broker):
     sock.close()
 
 
+def test_huge_frame_length_1009(broker):
+    sock = ws_mqtt_session(broker.port("ws"), "huge-frame")
+    # a binary frame announcing 2^40 bytes: refused on its header (--max-message)
+    sock.sendall(bytes([0x82, 0x80 | 127]) + struct.pack("!Q", 1 << 40) + os.urandom(4))
+    assert ws_read_close(sock) == 1009
+    sock.close()
+
+
 def test_mqtt5_too_large_gets_disconnect_0x95(broker):
     sock, _ = ws_open(broker.port("ws"))
     sock.sendall(ws_frame(mqtt_connect("huge5", version=5)))
