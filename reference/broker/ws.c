@@ -263,7 +263,9 @@ static void trace_frames(mqws_conn *c, const uint8_t *data, size_t len)
 int mqws_ws_feed(mqws_conn *c, uint8_t *data, size_t len)
 {
     if (mqws_log_verbose) trace_frames(c, data, len);
-    while (len > 0 && c->state == MQWS_CONN_OPEN) {
+    /* until NEED_MORE, not until the input is used up: a frame holding several
+     * packets is consumed at once and its packets come out one call at a time */
+    while (c->state == MQWS_CONN_OPEN) {
         size_t used = 0;
         mqws_stream_event ev;
         mqws_err r = mqws_stream_feed(&c->stream, data, len, &used, &ev);
