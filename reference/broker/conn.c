@@ -51,6 +51,15 @@ static void set_interest(mqws_conn *c)
     }
 }
 
+/* The first reason wins; it is copied, as the caller's text (the core's, a stack
+ * buffer) may be gone by the time the close is logged. */
+static void remember_reason(mqws_conn *c, const char *reason)
+{
+    if (c->close_reason || !reason) return;
+    if (reason != c->reason_buf) snprintf(c->reason_buf, sizeof c->reason_buf, "%s", reason);
+    c->close_reason = c->reason_buf;
+}
+
 static void flush_list_add(mqws_conn *c)
 {
     if (c->out_listed) return;
@@ -524,7 +533,7 @@ void mqws_conn_close(mqws_conn *c, uint16_t ws_code, const char *reason)
     if (c->state == MQWS_CONN_DEAD || c->state == MQWS_CONN_CLOSING || c->state == MQWS_CONN_DRAIN)
         return;
     mqws_broker *b = c->broker;
-    if (!c->close_reason) c->close_reason = reason;
+    remember_reason(c, reason);
     bool ws_open = mqws_transport_is_ws(c->transport) && c->state == MQWS_CONN_OPEN;
     c->state = MQWS_CONN_CLOSING;
     c->deadline_ms = b->now_ms + CLOSING_FLUSH_MS;
@@ -563,8 +572,8 @@ void mqws_conn_abort(mqws_conn *c, const char *reason)
 {
     if (c->state == MQWS_CONN_DEAD) return;
     mqws_broker *b = c->broker;
-    if (reason && !c->close_reason) c->close_reason = reason;
-    if (c->state == MQWS_CONN_DRAIN) reason = NULL; /* the reason was why it closed */
+    remember_reason(c, reason);
+    if (c->state == MQWS_CONN_DRAIN || reason) reason = NULL; /* log the remembered copy */ /* the reason was why it closed */
     log_close(c, reason);
     c->state = MQWS_CONN_DEAD;
     if (c->core && !b->in_core) mqws_broker_core_lost(c, MQWS_OK);

@@ -32,8 +32,16 @@ uint64_t mqws_now_ms(void)
 
 static void core_log(void *user, const char *line)
 {
+    /* peer text (topics, client ids) may hold control characters: no forged lines */
+    char safe[1024];
+    size_t o = 0;
     (void)user;
-    mqws_log("%s", line);
+    for (const unsigned char *p = (const unsigned char *)line; *p && o + 5 < sizeof safe; p++) {
+        if (*p < 0x20 || *p == 0x7f) o += (size_t)snprintf(safe + o, sizeof safe - o, "\\x%02x", *p);
+        else safe[o++] = (char)*p;
+    }
+    safe[o] = '\0';
+    mqws_log("%s", safe);
 }
 
 static bool is_listener(const mqws_broker *b, const void *p)
