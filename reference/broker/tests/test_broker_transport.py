@@ -178,7 +178,9 @@ def ws_frame(payload, opcode=2, fin=True, mask=True):
     if not mask:
         return hdr + payload
     key = os.urandom(4)
-    return hdr + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+    stream = (key * (n // 4 + 1))[:n]
+    masked = (int.from_bytes(payload, "big") ^ int.from_bytes(stream, "big")).to_bytes(n, "big")
+    return hdr + key + masked
 
 
 def ws_read_frame(sock):
@@ -551,6 +553,34 @@ def test_wss_connect(tls_broker, pki):
     sock.sendall(ws_frame(b"x", opcode=1))
     assert ws_read_close(sock) == 1003
     sock.close()
+
+
+def test_tls_bulk_roundtrip(tls_broker, pki):
+    """100 x 16 KB through TLS both ways: records split across reads, plaintext
+    buffered inside OpenSSL."""
+    for scheme in ("tls", "wss"):
+        if scheme == "tls":
+            sock = connect_tcp(tls_broker.port("tls"), client_ctx(pki))
+            sock.sendall(mqtt_connect("bulk-tls") + mqtt_subscribe(1, "bulk/#"))
+            assert recv_exact(sock, 4) == b"\x20\x02\x00\x00"
+            assert recv_exact(sock, 5)[:1] == b"\x90"
+        else:
+            sock = ws_mqtt_session(tls_broker.port("wss"), "bulk-wss", wrap=client_ctx(pki))
+            sock.sendall(ws_frame(mqtt_subscribe(1, "bulk/#")))
+            assert ws_read_frame(sock)[1][:1] == b"\x90"
+        msgs = [mqtt_publish("bulk/%d" % i, bytes([i]) * 16000) for i in range(100)]
+        data = b"".join(msgs)
+        if scheme == "tls":
+            sock.sendall(data)
+            got = recv_exact(sock, len(data))
+        else:
+            sock.sendall(b"".join(ws_frame(data[i:i + 50000]) for i in range(0, len(data), 50000)))
+            got = b""
+            while len(got) < len(data):
+                op, payload = ws_read_frame(sock)
+                got += payload
+        assert got == data
+        sock.close()
 
 
 def test_tls_handshake_timeout(tls_broker):
