@@ -446,6 +446,17 @@ def test_huge_frame_length_1009(broker):
     sock.close()
 
 
+def test_mqtt5_too_large_over_tcp_gets_disconnect_0x95(broker):
+    sock = connect_tcp(broker.port("tcp"))
+    sock.sendall(mqtt_connect("huge5-tcp", version=5))
+    connack = sock.recv(100)
+    assert connack[:1] == b"\x20" and connack[3:4] == b"\x00", connack
+    assert b"\x27\x00\x01\x00\x00" in connack  # Maximum Packet Size 64 KiB announced
+    sock.sendall(b"\x30" + varint(100 * 1024 * 1024))
+    assert recv_all(sock) == b"\xe0\x01\x95"
+    sock.close()
+
+
 def test_mqtt5_too_large_gets_disconnect_0x95(broker):
     sock, _ = ws_open(broker.port("ws"))
     sock.sendall(ws_frame(mqtt_connect("huge5", version=5)))
