@@ -374,8 +374,15 @@ typedef struct mini_publish {
     uint8_t qos, retain, dup;
 } mini_publish;
 
-__attribute__((noinline)) static int mini_decode_publish(const uint8_t *b, size_t len,
-                                                         mini_publish *out, size_t *used)
+/* A real call, as into a library: no inlining, and (GCC) no interprocedural shortcuts. */
+#if defined(__clang__)
+#define BENCH_OPAQUE __attribute__((noinline))
+#else
+#define BENCH_OPAQUE __attribute__((noipa))
+#endif
+
+BENCH_OPAQUE static int mini_decode_publish(const uint8_t *b, size_t len, mini_publish *out,
+                                            size_t *used)
 {
     if (len < 2 || (b[0] >> 4) != 3)
         return -1;
@@ -721,13 +728,50 @@ static void spread(const impl *m)
            m->name, m->median, lo, hi, SAMPLES, m->passes, m->units);
 }
 
+/* --profile ROW: libmqws' side of one row only, a fixed number of passes, untimed. */
+static int profile(const char *what, impl *ms, int n, unsigned passes)
+{
+    for (int i = 0; i < n; i++) {
+        if (strcmp(what, ms[i].name) != 0)
+            continue;
+        for (unsigned p = 0; p < passes; p++) {
+            if (ms[i].restore)
+                ms[i].restore(ms[i].ctx);
+            g_check += ms[i].pass(ms[i].ctx);
+        }
+        printf("%s: %u passes x %u units, checksum %016llx\n", what, passes, ms[i].units,
+               (unsigned long long)g_check);
+        return 0;
+    }
+    return 1;
+}
+
+static int usage(const char *argv0, int rc)
+{
+    printf("usage: %s [-v | --profile ROW [PASSES]]\n"
+           "  Codec benchmarks on varied input, each figure a ratio to a peer in the same run.\n"
+           "  -v               also every implementation's sample spread\n"
+           "  --profile ROW    run only one implementation, PASSES times (default 200), for a\n"
+           "                   profiler (valgrind --tool=callgrind, perf); ROW is one of:\n"
+           "                   frame, 1mib, publish, chained, accept (libmqws) or\n"
+           "                   wslay-frame, minimal, wslay-chained, sha1 (peers)\n",
+           argv0);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
-    int verbose = argc > 1 && strcmp(argv[1], "-v") == 0;
-    if (argc > 1 && !verbose) {
-        printf("usage: %s [-v]\n  codec benchmarks on varied input; -v: every sample's spread\n",
-               argv[0]);
-        return strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ? 0 : 2;
+    int verbose = argc == 2 && strcmp(argv[1], "-v") == 0;
+    const char *prof = NULL;
+    unsigned prof_passes = 200;
+    if (argc >= 3 && strcmp(argv[1], "--profile") == 0) {
+        prof = argv[2];
+        if (argc == 4)
+            prof_passes = (unsigned)strtoul(argv[3], NULL, 10);
+        if (argc > 4 || prof_passes == 0)
+            return usage(argv[0], 2);
+    } else if (argc > 1 && !verbose) {
+        return usage(argv[0], strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ? 0 : 2);
     }
     double t0 = now_s();
 
@@ -786,6 +830,22 @@ int main(int argc, char **argv)
         {"SHA1_Init/Update/Final", floor_accept_pass, NULL, ac, NKEYS, 0, {0}, 0},
         {"EVP_MD + reused ctx", evp_accept_pass, NULL, ac, NKEYS, 0, {0}, 0},
     };
+    if (prof) {
+        impl by_name[] = {
+            {"frame", mqws_frames_pass, NULL, &fr, NFRAMES, 0, {0}, 0},
+            {"wslay-frame", wslay_frames_pass, NULL, &fr, NFRAMES, 0, {0}, 0},
+            {"1mib", mqws_frames_pass, NULL, &big, 1, 0, {0}, 0},
+            {"publish", mqws_publish_pass, NULL, pc, NPUB, 0, {0}, 0},
+            {"minimal", mini_publish_pass, NULL, pc, NPUB, 0, {0}, 0},
+            {"chained", mqws_chained_pass, chained_restore, pc, NPUB, 0, {0}, 0},
+            {"wslay-chained", wslay_chained_pass, chained_restore, pc, NPUB, 0, {0}, 0},
+            {"accept", mqws_accept_pass, NULL, ac, NKEYS, 0, {0}, 0},
+            {"sha1", floor_accept_pass, NULL, ac, NKEYS, 0, {0}, 0},
+        };
+        if (profile(prof, by_name, (int)(sizeof by_name / sizeof by_name[0]), prof_passes) != 0)
+            return usage(argv[0], 2);
+        return 0;
+    }
     measure(m_frames, 2);
     measure(m_big, 3);
     measure(m_pub, 2);
