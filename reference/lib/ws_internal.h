@@ -58,13 +58,35 @@ static inline void mask_bytes(uint8_t *buf, size_t len, const uint8_t key[4], ui
         memcpy(buf + i + 32, &c, 16);
         memcpy(buf + i + 48, &d, 16);
     }
-#endif
+    /* The rest (0..63 bytes) in at most 3 + 1 + 1 + 3 steps. */
+    for (; i + 16 <= len; i += 16) {
+        mqws_v2u64_ a;
+        memcpy(&a, buf + i, 16);
+        a ^= kv;
+        memcpy(buf + i, &a, 16);
+    }
+    if (i + 8 <= len) {
+        uint64_t w;
+        memcpy(&w, buf + i, 8);
+        w ^= k64;
+        memcpy(buf + i, &w, 8);
+        i += 8;
+    }
+    if (i + 4 <= len) {
+        uint32_t w;
+        memcpy(&w, buf + i, 4);
+        w ^= (uint32_t)k64;
+        memcpy(buf + i, &w, 4);
+        i += 4;
+    }
+#else
     for (; i + 8 <= len; i += 8) {
         uint64_t w;
         memcpy(&w, buf + i, 8);
         w ^= k64;
         memcpy(buf + i, &w, 8);
     }
+#endif
     for (; i < len; i++)
         buf[i] ^= key[(offset + i) & 3u];
 }
