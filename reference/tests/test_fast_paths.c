@@ -6,7 +6,8 @@
  * common input and fall back to the general code for everything else. These
  * tests feed many generated inputs, valid and broken near every rule the
  * shortcuts apply, through both and require identical results: return code,
- * consumed bytes, error offset, every output field and the decoder state.
+ * consumed bytes, error offset, every output field and the decoder state that
+ * decides what comes next.
  * Deterministic (fixed seed); each input sits in a heap block of exactly its
  * size, so ASan catches a read past the end.
  */
@@ -205,6 +206,44 @@ static void same_ws_event(const mqws_ws_event *a, const mqws_ws_event *b, const 
     assert_int_equal(a->frame_offset, b->frame_offset);
 }
 
+/*
+ * The decoder state that decides what happens next. Fields the next frame header
+ * sets before reading them (mask, opcode, remaining, ...) only count while a
+ * frame's payload is being delivered, and msg_opcode while a message is open or
+ * a data frame's payload is.
+ */
+static void same_decoder_state(const mqws_ws_decoder *a, const mqws_ws_decoder *b)
+{
+    assert_int_equal(a->role, b->role);
+    assert_int_equal(a->max_message, b->max_message);
+    assert_int_equal(a->hdr_len, b->hdr_len);
+    assert_memory_equal(a->hdr, b->hdr, a->hdr_len);
+    if (a->hdr_len)
+        assert_int_equal(a->hdr_need, b->hdr_need);
+    assert_int_equal(a->in_payload, b->in_payload);
+    assert_int_equal(a->in_message, b->in_message);
+    assert_int_equal(a->closed, b->closed);
+    assert_int_equal(a->message_len, b->message_len);
+    assert_int_equal(a->frame_start, b->frame_start);
+    assert_int_equal(a->offset, b->offset);
+    assert_int_equal(a->err_offset, b->err_offset);
+    if (a->in_message)
+        assert_int_equal(a->msg_opcode, b->msg_opcode);
+    if (a->in_payload) {
+        assert_int_equal(a->opcode, b->opcode);
+        if (!(a->opcode & 0x08u)) /* a data frame's events carry the message's opcode */
+            assert_int_equal(a->msg_opcode, b->msg_opcode);
+        assert_int_equal(a->fin, b->fin);
+        assert_int_equal(a->masked, b->masked);
+        assert_memory_equal(a->mask, b->mask, 4);
+        assert_int_equal(a->remaining, b->remaining);
+        assert_int_equal(a->mask_offset, b->mask_offset);
+        assert_int_equal(a->frame_started_, b->frame_started_);
+        assert_int_equal(a->control_len, b->control_len);
+        assert_memory_equal(a->control, b->control, a->control_len);
+    }
+}
+
 static void test_frame_fast_vs_general(void **state)
 {
     (void)state;
@@ -240,7 +279,7 @@ static void test_frame_fast_vs_general(void **state)
                 same_ws_event(&ea, &eb, ia, ib, &da, &db);
                 events++;
             }
-            assert_memory_equal(&da, &db, sizeof da);
+            same_decoder_state(&da, &db);
             assert_memory_equal(ia + pos, ib + pos, ca); /* unmasked alike */
             pos += ca;
             if (ra != MQWS_OK && ra != MQWS_NEED_MORE)
