@@ -799,6 +799,9 @@ static bool publish_fast(const uint8_t *buf, size_t len, int version,
     size_t total = hl + rem;
     if (len < total || (limits && limits->max_packet_size && total > limits->max_packet_size))
         return false;
+    /* Outputs go to *pkt as soon as they are known (the general path starts over if
+     * a later check sends it there): fewer values held in registers, no saved ones. */
+    zero_packet(pkt);
     const uint8_t *p = buf + hl, *end = buf + total;
     if (end - p < 2)
         return false;
@@ -808,25 +811,24 @@ static bool publish_fast(const uint8_t *buf, size_t len, int version,
     size_t after = tl + (qos ? 2u : 0u) + (v5 ? 1u : 0u); /* topic, packet id, Property Length */
     if ((size_t)(end - p) - 2 < after || !topic_plain(p + 2, tl))
         return false;
+    pkt->publish.topic.ptr = (const char *)p + 2;
+    pkt->publish.topic.len = tl;
     const uint8_t *q = p + 2 + tl;
-    uint16_t id = 0;
     if (qos) {
-        id = (uint16_t)(q[0] << 8 | q[1]);
+        uint16_t id = (uint16_t)(q[0] << 8 | q[1]);
         if (id == 0) /* MQTT-2.3.1-1 */
             return false;
+        pkt->packet_id = id;
         q += 2;
     }
-    if (v5 && *q++ != 0) /* properties: the general path */
-        return false;
-    zero_packet(pkt);
+    if (v5) {
+        if (*q++ != 0) /* properties: the general path */
+            return false;
+        pkt->props.raw = q; /* as read_props leaves an empty block */
+    }
     pkt->type = MQWS_PUBLISH;
     pkt->flags = (uint8_t)flags;
     pkt->version = (uint8_t)version;
-    pkt->packet_id = id;
-    if (v5)
-        pkt->props.raw = q; /* as read_props leaves an empty block */
-    pkt->publish.topic.ptr = (const char *)p + 2;
-    pkt->publish.topic.len = tl;
     pkt->publish.qos = (uint8_t)qos;
     pkt->publish.dup = (flags & 0x08u) != 0;
     pkt->publish.retain = (flags & 0x01u) != 0;
@@ -877,8 +879,11 @@ static mqws_err decode(const uint8_t *buf, size_t len, int version, const mqws_m
     return MQWS_OK;
 }
 
-/* Every packet but the common PUBLISH: a function of its own (out of line), so
+/* Every packet but the common PUBLISH: a function of its own, never inlined, so
  * that the fast path in mqws_mqtt_decode pays for no stack frame. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
 mqws_err mqws_mqtt_decode_general(const uint8_t *buf, size_t len, mqws_mqtt_version version,
                                   const mqws_mqtt_limits *limits, mqws_packet *pkt,
                                   size_t *consumed, size_t *err_offset)
