@@ -79,6 +79,20 @@ static inline void mask_bytes(uint8_t *buf, size_t len, const uint8_t key[4], ui
         memcpy(buf + i, &w, 4);
         i += 4;
     }
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* i is a multiple of 4 here: the key is in phase, the last 0..3 bytes take a
+     * 2-byte and a 1-byte step. */
+    if (i + 2 <= len) {
+        uint16_t w;
+        memcpy(&w, buf + i, 2);
+        w ^= (uint16_t)k64;
+        memcpy(buf + i, &w, 2);
+        i += 2;
+    }
+    if (i < len)
+        buf[i] ^= (uint8_t)(k64 >> ((i & 2u) * 8u));
+    return;
+#endif
 #else
     for (; i + 8 <= len; i += 8) {
         uint64_t w;
