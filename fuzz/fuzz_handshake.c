@@ -166,7 +166,8 @@ static void server_side(const mqws_hs_request *req)
         if (r == MQWS_OK) {
             FZ_CHECK(res.status == 101);
             FZ_CHECK(strlen(res.accept) == MQWS_HS_ACCEPT_SIZE - 1);
-            FZ_CHECK(c == 1 || !res.non_strict);
+            /* non_strict only from the relaxed policy or an empty line before the request */
+            FZ_CHECK(c == 1 || !res.non_strict || req->method.ptr != req->buf_);
             if (res.subprotocol.len) {
                 /* the selected value is one the client offered (RFC 6455 4.2.2) */
                 size_t cursor = 0;
