@@ -64,16 +64,22 @@ static mqws_err head_fail(mqws_http_head *h, mqws_err e, size_t at)
 static mqws_err find_head_end(mqws_http_head *h, const char *buf, size_t len, size_t *end)
 {
     size_t max = h->max_bytes ? h->max_bytes : MQWS_HS_DEFAULT_MAX_BYTES;
+    size_t stop = len < max ? len : max; /* bytes past the limit are never looked at */
     size_t i = h->scanned_ <= len ? h->scanned_ : 0;
-    for (; i < len && i < max; i++) { /* bytes past the limit are never looked at */
-        if (buf[i] != '\n')
-            continue;
+    while (i < stop) {
+        const char *lf = memchr(buf + i, '\n', stop - i);
+        if (!lf) {
+            i = stop;
+            break;
+        }
+        i = (size_t)(lf - buf);
         if (i == 0 || buf[i - 1] != '\r')
             return head_fail(h, MQWS_ERR_HS_MALFORMED, i);
         if (i >= 3 && buf[i - 2] == '\n' && buf[i - 3] == '\r') {
             *end = i + 1; /* <= max: i < max */
             return MQWS_OK;
         }
+        i++;
     }
     h->scanned_ = i;
     if (len >= max)
