@@ -395,9 +395,9 @@ static bool ip_literal_valid(const char *s, size_t n)
     }
     char text[INET6_ADDRSTRLEN];
     unsigned char addr[sizeof(struct in6_addr)];
-    if (n >= sizeof text)
+    if (n >= sizeof text || memchr(s, '\0', n)) /* a NUL would cut the text short */
         return false;
-    memcpy(text, s, n); /* the views hold no NUL: header values are field-chars */
+    memcpy(text, s, n);
     text[n] = '\0';
     return inet_pton(AF_INET6, text, addr) == 1; /* RFC 3986 3.2.2 IPv6address */
 }
