@@ -194,13 +194,11 @@ static void check_mask(const uint8_t *data, size_t len, uint64_t *rng)
     uint64_t offset = (r >> 32) & 0xff;
     if (r & (1ull << 31))
         offset += 0xfffffff0ull; /* far into a large frame */
-    uint8_t *a = fz_dup(data, len), *b = fz_dup(data, len);
+    uint8_t *a = fz_dup(data, len);
     mqws_ws_mask(a, len, key, offset);
     for (size_t i = 0; i < len; i++)
-        b[i] ^= key[(offset + i) & 3];
-    FZ_CHECK(len == 0 || memcmp(a, b, len) == 0);
+        FZ_CHECK(a[i] == (data[i] ^ key[(offset + i) & 3]));
     free(a);
-    free(b);
 }
 
 static void check_reencode(const sink *orig, mqws_role role, uint64_t max_message,
