@@ -142,20 +142,25 @@ typedef struct fz_log {
     size_t len, cap;
 } fz_log;
 
+static inline void fz_log_reserve(fz_log *l, size_t n)
+{
+    if (l->len + n <= l->cap)
+        return;
+    size_t cap = l->cap ? l->cap : 256;
+    while (cap < l->len + n)
+        cap *= 2;
+    uint8_t *q = realloc(l->p, cap);
+    if (!q)
+        abort();
+    l->p = q;
+    l->cap = cap;
+}
+
 static inline void fz_log_put(fz_log *l, const void *data, size_t n)
 {
     if (n == 0)
         return;
-    if (l->len + n > l->cap) {
-        size_t cap = l->cap ? l->cap : 256;
-        while (cap < l->len + n)
-            cap *= 2;
-        uint8_t *q = realloc(l->p, cap);
-        if (!q)
-            abort();
-        l->p = q;
-        l->cap = cap;
-    }
+    fz_log_reserve(l, n);
     memcpy(l->p + l->len, data, n);
     l->len += n;
 }
@@ -165,11 +170,15 @@ static inline void fz_log_u64(fz_log *l, uint64_t v)
     fz_log_put(l, &v, sizeof v);
 }
 
-/* A length-prefixed blob, so that concatenations cannot collide. */
+/* A length-prefixed blob, so that concatenations cannot collide (one reservation for both). */
 static inline void fz_log_blob(fz_log *l, const void *data, size_t n)
 {
-    fz_log_u64(l, n);
-    fz_log_put(l, data, n);
+    uint64_t len = n;
+    fz_log_reserve(l, sizeof len + n);
+    memcpy(l->p + l->len, &len, sizeof len);
+    if (n)
+        memcpy(l->p + l->len + sizeof len, data, n);
+    l->len += sizeof len + n;
 }
 
 static inline int fz_log_eq(const fz_log *a, const fz_log *b)
