@@ -69,17 +69,46 @@ static inline uint64_t fz_rand(uint64_t *s)
 }
 
 /*
- * The length of the next chunk when feeding an input of len bytes of which left
- * are left: all of them (rng NULL: the whole input at once), else 1..small bytes
- * drawn from rng; long inputs (64 KiB frames) get proportionally larger chunks,
- * about 64 of them (small + len / 32), to keep the target fast.
+ * Chunk boundaries for the whole-vs-split invariant: 2 to 4 split points in
+ * [0, len] drawn from rng (seeded with a hash of the input, so an input always
+ * gets the same ones), each either anywhere in the input or 1..16 bytes after
+ * the previous one (a short chunk that can end inside a header). Sorted and
+ * deduplicated, they cut the input into 1 to 5 non-empty chunks:
+ * [at[i], at[i + 1]) for i < n. Few chunks keep a run cheap, so the fuzzer spends
+ * its time on new inputs; the unit tests split every vector at every point.
+ * rng NULL: one chunk, the whole input.
  */
-static inline size_t fz_chunk_len(uint64_t *rng, size_t len, size_t left, unsigned small)
+#define FZ_MAX_SPLITS 4
+typedef struct fz_chunks {
+    size_t n;                      /* number of chunks */
+    size_t at[FZ_MAX_SPLITS + 2];  /* at[0] = 0, at[n] = len */
+} fz_chunks;
+
+static inline void fz_chunks_make(fz_chunks *c, uint64_t *rng, size_t len)
 {
-    if (!rng)
-        return left;
-    size_t want = 1 + (size_t)(fz_rand(rng) % (small + len / 32));
-    return want < left ? want : left;
+    size_t pts[FZ_MAX_SPLITS], k = 0;
+    if (rng && len > 1) {
+        size_t want = 2 + (size_t)(fz_rand(rng) % (FZ_MAX_SPLITS - 1));
+        size_t prev = 0;
+        for (; k < want; k++) {
+            uint64_t r = fz_rand(rng);
+            size_t p = (r & 1) ? prev + 1 + (size_t)((r >> 1) % 16) : (size_t)((r >> 1) % len);
+            pts[k] = prev = p < len ? p : len - 1;
+        }
+        for (size_t i = 1; i < k; i++) /* insertion sort: k <= 4 */
+            for (size_t j = i; j > 0 && pts[j - 1] > pts[j]; j--) {
+                size_t t = pts[j];
+                pts[j] = pts[j - 1];
+                pts[j - 1] = t;
+            }
+    }
+    c->n = 0;
+    c->at[0] = 0;
+    for (size_t i = 0; i < k; i++)
+        if (pts[i] > c->at[c->n]) /* drop 0 and repeats: no empty chunk */
+            c->at[++c->n] = pts[i];
+    if (len > c->at[c->n] || c->n == 0)
+        c->at[++c->n] = len;
 }
 
 /*
@@ -113,20 +142,25 @@ typedef struct fz_log {
     size_t len, cap;
 } fz_log;
 
+static inline void fz_log_reserve(fz_log *l, size_t n)
+{
+    if (l->len + n <= l->cap)
+        return;
+    size_t cap = l->cap ? l->cap : 256;
+    while (cap < l->len + n)
+        cap *= 2;
+    uint8_t *q = realloc(l->p, cap);
+    if (!q)
+        abort();
+    l->p = q;
+    l->cap = cap;
+}
+
 static inline void fz_log_put(fz_log *l, const void *data, size_t n)
 {
     if (n == 0)
         return;
-    if (l->len + n > l->cap) {
-        size_t cap = l->cap ? l->cap : 256;
-        while (cap < l->len + n)
-            cap *= 2;
-        uint8_t *q = realloc(l->p, cap);
-        if (!q)
-            abort();
-        l->p = q;
-        l->cap = cap;
-    }
+    fz_log_reserve(l, n);
     memcpy(l->p + l->len, data, n);
     l->len += n;
 }
@@ -136,11 +170,15 @@ static inline void fz_log_u64(fz_log *l, uint64_t v)
     fz_log_put(l, &v, sizeof v);
 }
 
-/* A length-prefixed blob, so that concatenations cannot collide. */
+/* A length-prefixed blob, so that concatenations cannot collide (one reservation for both). */
 static inline void fz_log_blob(fz_log *l, const void *data, size_t n)
 {
-    fz_log_u64(l, n);
-    fz_log_put(l, data, n);
+    uint64_t len = n;
+    fz_log_reserve(l, sizeof len + n);
+    memcpy(l->p + l->len, &len, sizeof len);
+    if (n)
+        memcpy(l->p + l->len + sizeof len, data, n);
+    l->len += sizeof len + n;
 }
 
 static inline int fz_log_eq(const fz_log *a, const fz_log *b)
@@ -158,6 +196,12 @@ static inline void fz_log_dump_pair(const char *what, const fz_log *a, const fz_
             fprintf(stderr, "%s%02x", i % 8 ? "" : " ", l[k]->p[i]);
         fprintf(stderr, "\n");
     }
+}
+
+/* Empties a log, keeping its buffer: a target's logs live across inputs (fewer allocations). */
+static inline void fz_log_clear(fz_log *l)
+{
+    l->len = 0;
 }
 
 static inline void fz_log_free(fz_log *l)

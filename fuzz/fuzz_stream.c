@@ -9,14 +9,15 @@
  *   prefix bits 3-7  k: packet buffer (maximum packet size) = k * 16 bytes, k = 0: 65536
  *
  * Invariants (abort on violation):
- *  1. Feeding the input whole and in chunks (sizes 1..31 + len/32 drawn from a hash
- *     of the input, each chunk in its own exactly sized heap block, fed until NEED_MORE)
- *     give the same events (packet bytes, ping/pong payloads, close code and
+ *  1. Feeding the input whole and in up to 5 chunks (2 to 4 split points drawn from a
+ *     hash of the input, fz_chunks_make; each chunk in its own exactly sized heap block,
+ *     fed until NEED_MORE) give the same events (packet bytes, ping/pong payloads, close code and
  *     reason), the same error, the same error offset and the same bytes consumed.
  *  2. A packet event is a whole packet: its fixed header parses and its length is
  *     header + Remaining Length, at most the buffer size; it points into the input
  *     chunk or into the packet buffer. mqws_mqtt_decode of it never says NEED_MORE
- *     nor REMAINING_LENGTH, and on OK consumes exactly the packet.
+ *     nor REMAINING_LENGTH, and on OK consumes exactly the packet. (Decoded in the
+ *     whole run; invariant 1 makes the chunked run's packets the same bytes.)
  *  3. Raw transport: the packets equal the slices a one-shot walk over the whole
  *     input with mqws_mqtt_fixed_header gives, and the error is the one that walk
  *     predicts (REMAINING_LENGTH / TOO_LARGE).
@@ -45,10 +46,11 @@ static void check_packet(const config *cfg, const uint8_t *pkt, size_t len)
     FZ_CHECK(mqws_mqtt_fixed_header(pkt, len, &header_len, &remaining) == MQWS_OK);
     FZ_CHECK(header_len + remaining == len);
 
-    uint8_t *copy = fz_dup(pkt, len); /* exactly sized: overreads are caught */
+    /* decoded in place: over-reads of the packet decoder are the packet targets' job,
+     * which decode every input from an exactly sized block */
     mqws_packet p;
     size_t used = 0, bad_at = 0;
-    mqws_err r = mqws_mqtt_decode(copy, len, cfg->version, NULL, &p, &used, &bad_at);
+    mqws_err r = mqws_mqtt_decode(pkt, len, cfg->version, NULL, &p, &used, &bad_at);
     FZ_CHECK(r != MQWS_NEED_MORE && r != MQWS_ERR_MQTT_REMAINING_LENGTH &&
              r != MQWS_ERR_MQTT_TOO_LARGE);
     if (r == MQWS_OK) {
@@ -56,7 +58,6 @@ static void check_packet(const config *cfg, const uint8_t *pkt, size_t len)
     } else {
         FZ_CHECK(bad_at <= len);
     }
-    free(copy);
 }
 
 static bool points_into(const uint8_t *p, size_t n, const uint8_t *base, size_t cap)
@@ -65,17 +66,19 @@ static bool points_into(const uint8_t *p, size_t n, const uint8_t *base, size_t 
 }
 
 /* Feeds buf[0..len) in chunks (rng NULL: whole); logs events; returns the error or NEED_MORE. */
-static mqws_err run(const config *cfg, const uint8_t *buf, size_t len, uint64_t *rng, fz_log *log)
+static mqws_err run(const config *cfg, const uint8_t *buf, size_t len, uint64_t *rng, fz_log *log,
+                    uint8_t *pbuf)
 {
-    uint8_t *pbuf = fz_malloc(cfg->cap);
     tu_transport t;
     tu_transport_init(&t, cfg->tcp, cfg->role, pbuf, cfg->cap, 0);
 
     mqws_err result = MQWS_NEED_MORE;
     uint64_t total = 0;
-    size_t pos = 0, events = 0;
-    while (pos < len && result == MQWS_NEED_MORE) {
-        size_t n = fz_chunk_len(rng, len, len - pos, 31u);
+    size_t events = 0;
+    fz_chunks chunks;
+    fz_chunks_make(&chunks, rng, len);
+    for (size_t c = 0; c < chunks.n && len && result == MQWS_NEED_MORE; c++) {
+        size_t pos = chunks.at[c], n = chunks.at[c + 1] - pos;
         uint8_t *chunk = fz_dup(buf + pos, n);
         size_t off = 0;
         for (;;) {
@@ -92,7 +95,8 @@ static mqws_err run(const config *cfg, const uint8_t *buf, size_t len, uint64_t 
             case MQWS_STREAM_PACKET:
                 FZ_CHECK(points_into(payload.ptr, payload.len, chunk, n) ||
                          points_into(payload.ptr, payload.len, pbuf, cfg->cap));
-                check_packet(cfg, payload.ptr, payload.len);
+                if (!rng) /* the chunked run's packets are compared byte for byte instead */
+                    check_packet(cfg, payload.ptr, payload.len);
                 fz_log_blob(log, payload.ptr, payload.len);
                 break;
             case MQWS_STREAM_PING:
@@ -110,7 +114,6 @@ static mqws_err run(const config *cfg, const uint8_t *buf, size_t len, uint64_t 
             }
         }
         free(chunk);
-        pos += n;
     }
     fz_log_u64(log, (uint64_t)result);
     /* bytes consumed: compared when the input ended cleanly; after an error the
@@ -121,7 +124,6 @@ static mqws_err run(const config *cfg, const uint8_t *buf, size_t len, uint64_t 
         err_off = tu_transport_err_offset(&t);
     FZ_CHECK(err_off <= len);
     fz_log_u64(log, err_off);
-    free(pbuf);
     return result;
 }
 
@@ -129,8 +131,8 @@ static mqws_err run(const config *cfg, const uint8_t *buf, size_t len, uint64_t 
 static void check_tcp_oracle(const config *cfg, const uint8_t *buf, size_t len, mqws_err got,
                              const fz_log *got_log)
 {
-    fz_log want;
-    memset(&want, 0, sizeof want);
+    static fz_log want; /* buffer kept across inputs */
+    fz_log_clear(&want);
     mqws_err expect = MQWS_NEED_MORE;
     size_t pos = 0;
     while (pos < len) {
@@ -159,7 +161,6 @@ static void check_tcp_oracle(const config *cfg, const uint8_t *buf, size_t len, 
     /* the got log ends with result, total and error offset: compare the events only */
     FZ_CHECK(got_log->len == want.len + 3 * sizeof(uint64_t));
     FZ_CHECK(want.len == 0 || memcmp(got_log->p, want.p, want.len) == 0);
-    fz_log_free(&want);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -175,11 +176,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t len = size - 1;
     uint64_t rng = fz_hash(data, size);
 
-    fz_log whole, chunked;
-    memset(&whole, 0, sizeof whole);
-    memset(&chunked, 0, sizeof chunked);
-    mqws_err r1 = run(&cfg, in, len, NULL, &whole);
-    mqws_err r2 = run(&cfg, in, len, &rng, &chunked);
+    static fz_log whole, chunked; /* buffers kept across inputs */
+    fz_log_clear(&whole);
+    fz_log_clear(&chunked);
+    /* the packet buffer, exactly cap bytes (ASan catches a write past it); one per input */
+    uint8_t *pbuf = fz_malloc(cfg.cap);
+    mqws_err r1 = run(&cfg, in, len, NULL, &whole, pbuf);
+    mqws_err r2 = run(&cfg, in, len, &rng, &chunked, pbuf);
     if (r1 != r2 || !fz_log_eq(&whole, &chunked)) {
         fprintf(stderr, "whole: %s, chunked: %s\n", mqws_err_name(r1), mqws_err_name(r2));
         fz_log_dump_pair("events", &whole, &chunked);
@@ -188,7 +191,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FZ_CHECK(fz_log_eq(&whole, &chunked));
     if (cfg.tcp)
         check_tcp_oracle(&cfg, in, len, r1, &whole);
-    fz_log_free(&whole);
-    fz_log_free(&chunked);
+    free(pbuf);
     return 0;
 }

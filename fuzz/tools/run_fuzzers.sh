@@ -30,11 +30,16 @@ for t in "$@"; do
   [ -n "$FUZZ_ARGS" ] && args+=($FUZZ_ARGS)
   log="$FZ/logs/$t.log"
   echo "fuzz: $t for ${FUZZ_SECONDS}s (log $log)"
-  "$bin" "${args[@]}" "$FZ/work/$t" "$FZ/corpus/$t" >"$log" 2>&1
+  # CPU seconds (user + sys) too: on a shared machine exec per CPU-second is the
+  # figure that compares runs; exec/s (libFuzzer's, wall clock) drops with the load.
+  TIMEFORMAT='%U %S'
+  { time "$bin" "${args[@]}" "$FZ/work/$t" "$FZ/corpus/$t" >"$log" 2>&1; } 2>"$log.cpu"
   rc=$?
+  cpu=$(awk '{printf "%.1f", $1 + $2}' "$log.cpu")
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n1)
   eps=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n1)
   rss=$(sed -n 's/^stat::peak_rss_mb: *//p' "$log" | tail -n1)
+  per_cpu=$(awk -v r="${runs:-0}" -v c="$cpu" 'BEGIN {if (c > 0) printf "%d", r / c; else print "-"}')
   last=$(grep -E '^#[0-9]+' "$log" | tail -n1)
   cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
   ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")
@@ -47,11 +52,12 @@ for t in "$@"; do
     grep -E 'ERROR|SUMMARY|invariant|runtime error|Test unit written|deadly signal' "$log" | head -n 20
     tail -n 30 "$log"
   fi
-  rows+=("$(printf '%-24s %10s %9s %7s %7s %7s %7s  %s' "$t" "${runs:--}" "${eps:--}" \
-           "${cov:--}" "${ft:--}" "${corp:--}" "${rss:--}" "$status")")
+  rows+=("$(printf '%-24s %10s %9s %7s %11s %7s %7s %7s %7s  %s' "$t" "${runs:--}" "${eps:--}" \
+           "${cpu:--}" "$per_cpu" "${cov:--}" "${ft:--}" "${corp:--}" "${rss:--}" "$status")")
 done
 echo
-printf '%-24s %10s %9s %7s %7s %7s %7s  %s\n' target runs exec/s cov ft corpus rss_mb result
+printf '%-24s %10s %9s %7s %11s %7s %7s %7s %7s  %s\n' target runs exec/s cpu_s exec/cpu_s cov ft \
+  corpus rss_mb result
 for r in "${rows[@]}"; do echo "$r"; done
 if [ ${#failed[@]} -ne 0 ]; then
   echo "fuzz: crashes in ${failed[*]}; inputs in $FZ/artifacts/<target>/ (reproduce: $FZ/<target> FILE)"

@@ -1,6 +1,8 @@
 /* handshake.c - RFC 6455 section 4 opening handshake with MQTT subprotocol selection. */
 /* SHA1_Init/Update/Final for the accept hash, see "accept hash" below. */
 #define OPENSSL_SUPPRESS_DEPRECATED
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -65,16 +67,22 @@ static mqws_err head_fail(mqws_http_head *h, mqws_err e, size_t at)
 static mqws_err find_head_end(mqws_http_head *h, const char *buf, size_t len, size_t *end)
 {
     size_t max = h->max_bytes ? h->max_bytes : MQWS_HS_DEFAULT_MAX_BYTES;
+    size_t stop = len < max ? len : max; /* bytes past the limit are never looked at */
     size_t i = h->scanned_ <= len ? h->scanned_ : 0;
-    for (; i < len && i < max; i++) { /* bytes past the limit are never looked at */
-        if (buf[i] != '\n')
-            continue;
+    while (i < stop) {
+        const char *lf = memchr(buf + i, '\n', stop - i);
+        if (!lf) {
+            i = stop;
+            break;
+        }
+        i = (size_t)(lf - buf);
         if (i == 0 || buf[i - 1] != '\r')
             return head_fail(h, MQWS_ERR_HS_MALFORMED, i);
         if (i >= 3 && buf[i - 2] == '\n' && buf[i - 3] == '\r') {
             *end = i + 1; /* <= max: i < max */
             return MQWS_OK;
         }
+        i++;
     }
     h->scanned_ = i;
     if (len >= max)
@@ -189,6 +197,11 @@ static mqws_err parse_head(mqws_http_head *h, const char *buf, size_t len, size_
     h->num_headers = 0;
     size_t pos = 0;
     bool first = true;
+    /* RFC 7230 3.5: a server SHOULD ignore at least one empty line before the
+     * request-line. One is skipped (mqws_hs_server_accept reports it as non_strict);
+     * a second ends the head before any request-line and is refused below. */
+    if (request && buf[0] == '\r' && buf[1] == '\n')
+        pos = 2;
     while (pos + 2 < end) { /* the last line is the empty one */
         const char *eol = memchr(buf + pos, '\r', end - pos);
         size_t n = (size_t)(eol - (buf + pos));
@@ -203,6 +216,8 @@ static mqws_err parse_head(mqws_http_head *h, const char *buf, size_t len, size_
         first = false;
         pos += n + 2;
     }
+    if (first) /* nothing but empty lines */
+        return head_fail(h, MQWS_ERR_HS_MALFORMED, pos);
     *head_len = end;
     return MQWS_OK;
 }
@@ -342,33 +357,83 @@ bool mqws_hs_key_valid(mqws_str key)
 
 /* ------------------------------------------------------------ server side */
 
-/* RFC 3986 unreserved / pct-encoded ('%') / sub-delims: the characters of a reg-name. */
-static bool is_host_char(unsigned char c)
+static bool is_hex(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* RFC 3986 2.3 unreserved and 2.2 sub-delims. */
+static bool is_unreserved_or_sub(char c)
 {
     if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
         return true;
-    return c != 0 && strchr("-._~%!$&'()*+,;=", c) != NULL;
+    return c != 0 && strchr("-._~!$&'()*+,;=", c) != NULL;
 }
 
 /*
- * Host = uri-host [ ":" port ] (RFC 7230 5.4, RFC 3986 3.2.2-3.2.3): an IP-literal in
- * brackets (hex digits, '.', ':', IPvFuture's characters) or a reg-name, then digits.
- * A value with a space, '@', '/' etc. is invalid, and 5.4 wants 400 for it.
+ * Length of the prefix of s[0..n) made of unreserved, sub-delims, pct-encoded
+ * ('%' HEXDIG HEXDIG, RFC 3986 2.1) and the characters of @p extra; *bad is set
+ * when the prefix ends at a '%' without two hex digits.
+ */
+static size_t span_uri_chars(const char *s, size_t n, const char *extra, bool *bad)
+{
+    size_t i = 0;
+    while (i < n) {
+        if (s[i] == '%') {
+            if (n - i < 3 || !is_hex(s[i + 1]) || !is_hex(s[i + 2])) {
+                *bad = true;
+                return i;
+            }
+            i += 3;
+        } else if (is_unreserved_or_sub(s[i]) || (s[i] && strchr(extra, s[i]))) {
+            i++;
+        } else {
+            break;
+        }
+    }
+    return i;
+}
+
+/* The inside of an IP-literal's brackets: IPv6address or IPvFuture (RFC 3986 3.2.2). */
+static bool ip_literal_valid(const char *s, size_t n)
+{
+    if (n && (s[0] == 'v' || s[0] == 'V')) { /* "v" 1*HEXDIG "." 1*( unreserved / sub-delims / ":" ) */
+        size_t i = 1;
+        while (i < n && is_hex(s[i]))
+            i++;
+        if (i == 1 || i + 1 >= n || s[i] != '.')
+            return false;
+        for (i++; i < n; i++)
+            if (!is_unreserved_or_sub(s[i]) && s[i] != ':')
+                return false;
+        return true;
+    }
+    char text[INET6_ADDRSTRLEN];
+    unsigned char addr[sizeof(struct in6_addr)];
+    if (n >= sizeof text || memchr(s, '\0', n)) /* a NUL would cut the text short */
+        return false;
+    memcpy(text, s, n);
+    text[n] = '\0';
+    return inet_pton(AF_INET6, text, addr) == 1; /* RFC 3986 3.2.2 IPv6address */
+}
+
+/*
+ * uri-host [ ":" port ] (RFC 7230 5.4 Host, and an http URI's authority without
+ * userinfo): an IP-literal in brackets or a non-empty reg-name, then digits.
+ * A value with a space, '@', '/' etc. is invalid, and RFC 7230 5.4 wants 400 for it.
  */
 static bool host_valid(mqws_str v)
 {
-    size_t i = 0;
+    size_t i;
     if (v.len && v.ptr[0] == '[') {
-        while (++i < v.len && v.ptr[i] != ']')
-            if (!is_host_char((unsigned char)v.ptr[i]) && v.ptr[i] != ':')
-                return false;
-        if (i == v.len || i == 1)
+        const char *close = memchr(v.ptr, ']', v.len);
+        if (!close || !ip_literal_valid(v.ptr + 1, (size_t)(close - v.ptr) - 1))
             return false;
-        i++;
+        i = (size_t)(close - v.ptr) + 1;
     } else {
-        while (i < v.len && v.ptr[i] != ':' && is_host_char((unsigned char)v.ptr[i]))
-            i++;
-        if (i == 0)
+        bool bad = false;
+        i = span_uri_chars(v.ptr, v.len, "", &bad);
+        if (bad || i == 0)
             return false;
     }
     if (i == v.len)
@@ -381,6 +446,47 @@ static bool host_valid(mqws_str v)
     return true;
 }
 
+/* 7 for "http://", 8 for "https://" (scheme case-insensitive), else 0. */
+static size_t http_uri_prefix(mqws_str t)
+{
+    if (t.len > 7 && mqws_str_ieq((mqws_str){t.ptr, 7}, "http://"))
+        return 7;
+    if (t.len > 8 && mqws_str_ieq((mqws_str){t.ptr, 8}, "https://"))
+        return 8;
+    return 0;
+}
+
+/*
+ * The request-target, whatever path is served: origin-form absolute-path [ "?" query ]
+ * (RFC 7230 5.3.1), or an absolute http/https URI (RFC 6455 4.1 and 4.2.1, RFC 7230
+ * 5.3.2) with a non-empty host (RFC 7230 2.7.1) and no userinfo. No fragment: '#' is
+ * in neither form (RFC 6455 3 forbids it). Characters outside RFC 3986 are refused.
+ */
+static bool target_valid(mqws_str t)
+{
+    size_t skip = http_uri_prefix(t);
+    const char *p = t.ptr + skip;
+    size_t n = t.len - skip;
+    if (skip) {
+        size_t a = 0; /* the authority ends at the path or the query */
+        while (a < n && p[a] != '/' && p[a] != '?')
+            a++;
+        if (!host_valid((mqws_str){p, a}))
+            return false;
+        p += a;
+        n -= a;
+    } else if (n == 0 || p[0] != '/') {
+        return false;
+    }
+    bool bad = false;
+    size_t i = span_uri_chars(p, n, ":@/", &bad); /* *( pchar / "/" ) */
+    if (!bad && i < n && p[i] == '?') {
+        i++;
+        i += span_uri_chars(p + i, n - i, ":@/?", &bad); /* query */
+    }
+    return !bad && i == n;
+}
+
 /*
  * The path of the request-target: origin-form up to any '?query', or the path of an
  * absolute http/https URI, which RFC 6455 4.2.1 and RFC 7230 5.3.2 make a server
@@ -389,11 +495,7 @@ static bool host_valid(mqws_str v)
 static mqws_str target_path(mqws_str t)
 {
     static const char slash[] = "/";
-    size_t skip = 0;
-    if (t.len > 7 && mqws_str_ieq((mqws_str){t.ptr, 7}, "http://"))
-        skip = 7;
-    else if (t.len > 8 && mqws_str_ieq((mqws_str){t.ptr, 8}, "https://"))
-        skip = 8;
+    size_t skip = http_uri_prefix(t);
     if (skip) {
         const char *p = memchr(t.ptr + skip, '/', t.len - skip);
         const char *q = memchr(t.ptr + skip, '?', t.len - skip);
@@ -467,6 +569,8 @@ mqws_err mqws_hs_server_accept(const mqws_hs_request *req, const mqws_hs_server_
         return refuse(res, MQWS_ERR_HS_METHOD);
     if (req->http_major < 1 || (req->http_major == 1 && req->http_minor < 1))
         return refuse(res, MQWS_ERR_HS_HTTP_VERSION);
+    if (!target_valid(req->target))
+        return refuse(res, MQWS_ERR_HS_TARGET);
     /* The query ("?token=…", common from browsers) is not part of the path. */
     if (cfg->path && !mqws_str_eq(target_path(req->target), cfg->path))
         return refuse(res, MQWS_ERR_HS_PATH);
@@ -486,6 +590,9 @@ mqws_err mqws_hs_server_accept(const mqws_hs_request *req, const mqws_hs_server_
     mqws_err r = select_subprotocol(req, &cfg->subprotocol, res);
     if (r != MQWS_OK)
         return r;
+    /* an empty line before the request-line, which the client MUST NOT send (RFC 7230 3.5) */
+    if (req->buf_ && req->method.ptr == req->buf_ + 2)
+        res->non_strict = true;
     r = mqws_hs_accept_key(key->value.ptr, key->value.len, res->accept);
     if (r != MQWS_OK)
         return refuse(res, r);
@@ -578,8 +685,8 @@ mqws_err mqws_hs_client_request(const mqws_hs_client_config *cfg, const uint8_t 
 {
     if (!cfg || !nonce || !written || !key || (!out && cap))
         return MQWS_ERR_ARG;
-    if (!safe_value(cfg->host, false) || !safe_value(cfg->path, false) || cfg->path[0] != '/' ||
-        (cfg->origin && !safe_value(cfg->origin, false)))
+    if (!cfg->host || !host_valid(mqws_str_c(cfg->host)) || !cfg->path ||
+        !target_valid(mqws_str_c(cfg->path)) || (cfg->origin && !safe_value(cfg->origin, false)))
         return MQWS_ERR_ARG;
     if (cfg->num_subprotocols && !cfg->subprotocols)
         return MQWS_ERR_ARG;

@@ -628,11 +628,18 @@ static mqws_err optional_reason_props(reader *r, mqws_packet *pkt)
 /*
  * 5.0 3.15.2.2.2: omitting the Authentication Method is a Protocol Error; only the
  * Success form without properties, which 3.15.2.1 lets drop the block, has none.
+ * 3.15.2.1 drops the Reason Code and the Property Length together (Remaining Length
+ * 0): unlike DISCONNECT and PUBACK, AUTH has no form with the Reason Code alone.
  */
 static mqws_err decode_auth(reader *r, mqws_packet *pkt)
 {
     size_t start = r->pos;
-    mqws_err e = optional_reason_props(r, pkt);
+    mqws_err e;
+    if (r->end - start == 1) { /* the Reason Code is checked first, as in parse order */
+        e = read_reason(r, MQWS_AUTH, &pkt->reason_code);
+        return e != MQWS_OK ? e : fail(r, MQWS_ERR_MQTT_MALFORMED, r->end);
+    }
+    e = optional_reason_props(r, pkt);
     if (e != MQWS_OK)
         return e;
     bool method = pkt->props.present & ((uint64_t)1 << MQWS_PROP_AUTHENTICATION_METHOD);

@@ -412,6 +412,10 @@ static void test_hs_client_request_rejects_injection(void **state)
         {"broker", "/mq\ntt", NULL},            {"broker", "/mqtt", "https://o\r\nX: y"},
         {"broker", "/mqtt", "o\n"},             {NULL, "/mqtt", NULL},
         {"broker", NULL, NULL},
+        /* what the server side refuses (RFC7230-5.3, RFC7230-5.4): the writer refuses too */
+        {"broker", "/mqtt#f", NULL},            {"broker", "mqtt", NULL},
+        {"broker", "/a%zz", NULL},              {"[o]", "/mqtt", NULL},
+        {"a%zz", "/mqtt", NULL},                {"", "/mqtt", NULL},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         mqws_hs_client_config cc = {bad[i].host, bad[i].path, bad[i].origin, ok_protos, 1};
@@ -428,6 +432,9 @@ static void test_hs_client_request_rejects_injection(void **state)
             fail_msg("client_request with subprotocol \"%s\": %s, expected ARG", bad_protos[i][0],
                      mqws_err_name(r));
     }
+    /* a query, an absolute http URI and an IPv6 Host are fine */
+    mqws_hs_client_config uri = {"[::1]:8080", "http://[::1]:8080/mqtt?x=1", NULL, ok_protos, 1};
+    assert_err(mqws_hs_client_request(&uri, k_rfc_nonce, out, sizeof out, &w, key), MQWS_OK);
     /* no subprotocol at all is allowed (the server may then refuse) */
     mqws_hs_client_config none = {"broker", "/", NULL, NULL, 0};
     assert_err(mqws_hs_client_request(&none, k_rfc_nonce, out, sizeof out, &w, key), MQWS_OK);

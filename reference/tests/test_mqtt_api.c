@@ -327,7 +327,8 @@ static void test_decode_errors(void **state)
         {5, "7003000192", MQWS_OK, -1},
         {5, "e00104", MQWS_OK, -1},
         {5, "e00118", MQWS_ERR_MQTT_REASON_CODE, 2},
-        {5, "f00118", MQWS_ERR_MQTT_AUTH_METHOD, 2},   /* 3.15.2.2.2: method required */
+        {5, "f00118", MQWS_ERR_MQTT_MALFORMED, 3},     /* 3.15.2.1: no Property Length */
+        {5, "f00100", MQWS_ERR_MQTT_MALFORMED, 3},     /* 3.15.2.1: only RL 0 drops both */
         {5, "f006180415000161", MQWS_OK, -1},
         {5, "f0021800", MQWS_ERR_MQTT_AUTH_METHOD, 3},
         {5, "20070100041500016d", MQWS_OK, -1},

@@ -39,6 +39,8 @@ extern "C" {
     X(HS_MALFORMED, "RFC7230-3", 400, 0, 0, "malformed HTTP/1.1 message")                         \
     X(HS_METHOD, "RFC6455-4.2.1", 400, 0, 0, "request method is not GET")                         \
     X(HS_HTTP_VERSION, "RFC6455-4.2.1", 400, 0, 0, "HTTP version is not 1.1 or higher")           \
+    X(HS_TARGET, "RFC7230-5.3", 400, 0, 0,                                                         \
+      "request-target is not a path [?query] or an absolute http/https URI, or has a fragment")  \
     X(HS_HOST, "RFC6455-4.2.1", 400, 0, 0, "missing, repeated or invalid Host header")          \
     X(HS_UPGRADE, "RFC6455-4.2.1", 400, 0, 0, "Upgrade header is not 'websocket'")                \
     X(HS_CONNECTION, "RFC6455-4.2.1", 400, 0, 0, "Connection header lacks the 'Upgrade' token")   \

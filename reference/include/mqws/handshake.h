@@ -69,6 +69,8 @@ typedef mqws_http_head mqws_hs_response;
 /**
  * Parses an HTTP/1.1 request head (request line + header fields + empty line).
  * Call again with the same @p req and the grown buffer after MQWS_NEED_MORE.
+ * One empty line (CRLF) before the request line is skipped (RFC 7230 3.5);
+ * mqws_hs_server_accept then reports the handshake as non_strict.
  *
  * @param[in,out] req       zero-filled state (set max_bytes before the first call).
  * @param[in]     buf,len   all bytes received so far.
@@ -149,7 +151,8 @@ typedef struct mqws_hs_server_result {
     int status;            /* 101, or mqws_err_http_status(err): 400 / 404 / 426, 500
                               (MQWS_ERR_INTERNAL), 0 (MQWS_ERR_ARG) */
     mqws_str subprotocol;  /* selected value (a view into the request), empty if none */
-    bool non_strict;       /* a policy flag relaxed a MUST to make this handshake succeed */
+    bool non_strict;       /* a policy flag relaxed a MUST to make this handshake succeed,
+                              or an empty line preceded the request line (RFC 7230 3.5) */
     char accept[MQWS_HS_ACCEPT_SIZE];
 } mqws_hs_server_result;
 
@@ -163,7 +166,11 @@ typedef struct mqws_hs_server_result {
  * @return the same value as @p res->err; the first check that fails, in order:
  *         MQWS_ERR_ARG (@p req NULL; @p res NULL: returned, @p res untouched),
  *         MQWS_ERR_HS_METHOD (not "GET"), MQWS_ERR_HS_HTTP_VERSION (below 1.1),
- *         MQWS_ERR_HS_PATH (path of the target, query excluded, is not cfg->path),
+ *         MQWS_ERR_HS_TARGET (the request-target, whatever cfg->path, is neither
+ *         absolute-path [ "?" query ] nor an absolute http/https URI with a host and no
+ *         userinfo, has a '#' fragment, a '%' without two hex digits, or a character
+ *         outside RFC 3986), MQWS_ERR_HS_PATH (path of the target, query excluded, is
+ *         not cfg->path),
  *         MQWS_ERR_HS_HOST (not exactly one Host, or not uri-host [":" port]),
  *         MQWS_ERR_HS_UPGRADE (no "websocket" token), MQWS_ERR_HS_CONNECTION (no
  *         "Upgrade" token), MQWS_ERR_HS_KEY (not exactly one Sec-WebSocket-Key, or
@@ -210,9 +217,10 @@ typedef struct mqws_hs_client_config {
  * @param[out] written  bytes written (a NUL follows them); on MQWS_ERR_BUFFER_TOO_SMALL
  *                      the buffer size needed, NUL included.
  * @return MQWS_OK, MQWS_ERR_BUFFER_TOO_SMALL, MQWS_ERR_ARG (@p cfg, @p nonce,
- *         @p written or @p key NULL; @p out NULL with @p cap > 0; host or path NULL
- *         or empty, path not starting with '/', an empty origin, a space or control
- *         character (CR/LF...) in host, path or origin; num_subprotocols > 0 with
+ *         @p written or @p key NULL; @p out NULL with @p cap > 0; host NULL or not
+ *         uri-host [":" port]; path NULL or not a request-target the server side
+ *         accepts (see MQWS_ERR_HS_TARGET); an empty origin, a space or control
+ *         character (CR/LF...) in the origin; num_subprotocols > 0 with
  *         subprotocols NULL, a subprotocol NULL or not an RFC 7230 token),
  *         MQWS_ERR_INTERNAL (snprintf failed; not expected).
  */

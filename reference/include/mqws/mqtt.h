@@ -307,7 +307,8 @@ mqws_err mqws_mqtt_fixed_header(const uint8_t *buf, size_t len, size_t *header_l
  *   MQTT_MALFORMED        a field runs past the packet or bytes follow the last one
  *                         (e.g. a PINGREQ/PINGRESP/3.1.1 DISCONNECT body, bytes after
  *                         the Packet Identifier of a 3.1.1 ack or UNSUBACK);
- *                         missing Property Length; property value past its block or
+ *                         missing Property Length (5.0 AUTH with Remaining Length 1:
+ *                         a Reason Code alone); property value past its block or
  *                         bad VARINT; SUBACK (5.0 UNSUBACK) without reason codes
  *   MQTT_UTF8, MQTT_UTF8_NUL  a UTF-8 string (Client Id, User Name, topic, filter,
  *                         property) ill-formed or holding U+0000
