@@ -252,10 +252,15 @@ static void trace_frames(mqws_conn *c, const uint8_t *data, size_t len)
             mqws_trace("conn %llu ws rx frame %s fin len=%zu", cid(c), opcode_name(ev.opcode), ev.len);
         } else if (ev.frame_offset != c->trace_frame) {
             c->trace_frame = ev.frame_offset;
+            /* A frame whole in the input comes as one event (frame_end) and the
+             * decoder's fast path does not keep its header fields; only a frame
+             * cut by the input end leaves FIN and the bytes left in the decoder. */
             const mqws_ws_decoder *d = c->trace_dec;
+            bool fin = ev.frame_end ? ev.message_end : d->fin;
+            uint64_t frame_len = ev.frame_end ? ev.len : ev.len + d->remaining;
             mqws_trace("conn %llu ws rx frame %s%s %s len=%llu", cid(c),
                        ev.message_start ? "" : "continuation of ", opcode_name(ev.opcode),
-                       d->fin ? "fin" : "more", (unsigned long long)(ev.len + d->remaining));
+                       fin ? "fin" : "more", (unsigned long long)frame_len);
         }
     }
 }
