@@ -1211,10 +1211,12 @@ static void trace_frames(client *c, const uint8_t *in, size_t len) {
     }
 }
 
-/* Feeds received bytes to the stream (ws) or the assembler (tcp). */
+/* Feeds received bytes to the stream (ws) or the assembler (tcp). The stream
+ * may hold further packets of a frame after the input is used up: it is called
+ * until it answers MQWS_NEED_MORE, not until len is 0. */
 static void feed(client *c, uint8_t *in, size_t len) {
     if (c->ws && c->o->verbose) trace_frames(c, in, len);
-    while (len > 0 && !c->done) {
+    while ((c->ws || len > 0) && !c->done) {
         size_t used = 0;
         if (c->ws) {
             mqws_stream_event ev;
@@ -1317,20 +1319,20 @@ static void finish(client *c) {
                 c->done = false;
                 uint8_t *in = c->rx;
                 size_t len = (size_t)n;
-                while (len > 0) {
+                for (;;) {
                     size_t used = 0;
                     mqws_stream_event ev;
                     mqws_err r = mqws_stream_feed(&c->stream, in, len, &used, &ev);
                     in += used;
                     len -= used;
-                    if (r != MQWS_OK) break;
+                    if (r != MQWS_OK) break; /* NEED_MORE, or junk after DISCONNECT */
                     if (ev.type == MQWS_STREAM_CLOSE) {
                         trace(c, "< ws close code=%u", ev.close_code);
                         c->ws_closed = true;
                         break;
                     }
                 }
-                if (len > 0 && !c->ws_closed) break;
+                if (len > 0 && !c->ws_closed) break; /* stream error: stop waiting */
             }
         }
         c->exit_code = saved;
