@@ -44,13 +44,19 @@ async function roundTrip({ url, version, qos, topic, payload }) {
   /* global mqtt */
   return await new Promise((resolve) => {
     let done = false;
-    const client = mqtt.connect(url, {
-      protocolVersion: version,
-      clientId: 'browser-' + Math.random().toString(16).slice(2, 10),
-      reconnectPeriod: 0,
-      connectTimeout: 5000,
-      clean: true,
-    });
+    let client;
+    try {
+      client = mqtt.connect(url, {
+        protocolVersion: version,
+        clientId: 'browser-' + Math.random().toString(16).slice(2, 10),
+        reconnectPeriod: 0,
+        connectTimeout: 5000,
+        clean: true,
+      });
+    } catch (e) {
+      // e.g. the browser's mixed-content refusal, thrown by new WebSocket()
+      return resolve({ ok: false, error: e.name + ': ' + e.message });
+    }
     const finish = (result) => {
       if (done) return;
       done = true;
