@@ -1434,7 +1434,7 @@ static int run_sub(client *c) {
             }
             if (left * 1000 < wait) wait = (int)(left * 1000) + 1;
         }
-        if (!pump(c, wait)) lost(c, "");
+        if (!pump(c, wait)) lost(c, "while waiting for messages");
     }
     if (c->done) return c->exit_code;
     /* Complete QoS 2 exchanges in progress (bounded), so the server keeps nothing. */

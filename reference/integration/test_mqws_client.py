@@ -148,3 +148,68 @@ def test_suback_failure_exit_1(mqws_broker, uniq):
     r = run_client("sub", "-L", mqws_broker.url("ws"), "-V", "5", "-t", f"$share/g/{uniq}", "-W", "5")
     assert r.returncode == 1, r.stderr
     assert "SUBACK code 0x9e" in r.stderr
+
+
+def test_keepalive_pings(broker, uniq):
+    r = run_client("sub", "-L", broker.url("ws"), "-t", f"{uniq}/ka", "-k", "1", "-C", "1", "-W", "3", "-v")
+    assert r.returncode == 4
+    assert "> PINGREQ" in r.stderr and "< PINGRESP" in r.stderr, r.stderr
+
+
+def test_will_options(broker, uniq):
+    """The client's will is in its CONNECT; a broker accepts it and drops it on DISCONNECT."""
+    r = run_client("pub", "-L", broker.url("ws"), "-V", "5", "-t", f"{uniq}/x", "-m", "x", "-v",
+                   "--will-topic", f"{uniq}/will", "--will-payload", "bye", "--will-qos", "1", "--will-retain")
+    assert r.returncode == 0 and "> CONNECT v5" in r.stderr and " will" in r.stderr, r.stderr
+    r = run_client("sub", "-L", broker.url("ws"), "-t", f"{uniq}/will", "-C", "1", "-W", "1")
+    assert r.returncode == 4 and r.stdout == "", "no will after a clean DISCONNECT"
+
+
+class FakeServer:
+    """A one-shot MQTT server over tcp that answers CONNECT with fixed bytes."""
+
+    def __init__(self, answer):
+        import socket
+        import threading
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(1)
+        self.port = self.sock.getsockname()[1]
+        self.answers = answer if isinstance(answer, list) else [answer]
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        conn, _ = self.sock.accept()
+        with conn:
+            conn.settimeout(5)
+            try:
+                for answer in self.answers:  # one answer per packet read (CONNECT, SUBSCRIBE)
+                    if not conn.recv(4096):
+                        return
+                    conn.sendall(answer)
+                while conn.recv(4096):
+                    pass
+            except OSError:
+                pass
+
+    def close(self):
+        self.thread.join(5)
+        self.sock.close()
+
+
+@pytest.mark.parametrize("version,answer,text", [
+    ("3.1.1", b"\x20\x02\x00\x05", "CONNACK code 0x05 (not authorized)"),
+    ("5", b"\x20\x03\x00\x86\x00", "CONNACK code 0x86 (bad user name or password)"),
+    ("3.1.1", [b"\x20\x02\x00\x00", b"\x90\x03\x00\x01\x80"], "SUBACK code 0x80"),
+    ("5", b"\x20\x03\x00\x00\x00\xe0\x02\x8b\x00", "disconnected by the server: code 0x8b (server shutting down)"),
+    ("3.1.1", b"\x20\x02\x00\x00\x40\x02\x00\x00", "malformed"),
+])
+def test_refusals_exit_1(version, answer, text):
+    srv = FakeServer(answer)
+    try:
+        r = run_client("sub", "-L", f"mqtt://127.0.0.1:{srv.port}", "-V", version, "-t", "a", "-W", "5")
+    finally:
+        srv.close()
+    assert r.returncode == 1, r.stderr
+    assert text in r.stderr, r.stderr
