@@ -44,6 +44,18 @@ static bool is_listener(const mqws_broker *b, const void *p)
 
 static void free_dead(mqws_broker *b)
 {
+    if (!b->dead) return;
+    /* the lists that outlive a turn must not keep a connection about to be freed */
+    mqws_conn **pp = &b->read_again;
+    while (*pp) {
+        if ((*pp)->state == MQWS_CONN_DEAD) *pp = (*pp)->read_next;
+        else pp = &(*pp)->read_next;
+    }
+    pp = &b->flush_list;
+    while (*pp) {
+        if ((*pp)->state == MQWS_CONN_DEAD) *pp = (*pp)->flush_next;
+        else pp = &(*pp)->flush_next;
+    }
     while (b->dead) {
         mqws_conn *c = b->dead;
         b->dead = c->next;
@@ -67,7 +79,7 @@ static void run_timers(mqws_broker *b)
 static void turn(mqws_broker *b, int timeout_ms)
 {
     static mqws_poll_event events[256];
-    if (b->read_again) timeout_ms = 0;
+    if (b->read_again || b->flush_list) timeout_ms = 0; /* work left from the last turn */
     int n = mqws_poll_wait(b->poller, events, 256, timeout_ms);
     if (n < 0) {
         mqws_log("epoll_wait: %s", strerror(errno));
@@ -75,12 +87,10 @@ static void turn(mqws_broker *b, int timeout_ms)
     }
     b->now_ms = mqws_now_ms();
     for (int i = 0; i < n; i++) {
+        /* a later event may name a connection closed by an earlier one: it stays
+         * DEAD, not freed, until the end of the turn, and on_event skips it */
         if (is_listener(b, events[i].data)) mqws_listen_accept(b, events[i].data);
         else mqws_conn_on_event(events[i].data, events[i].mask);
-        if (b->dead) {
-            /* a later event may name a connection closed by an earlier one: it is
-             * DEAD (not freed) until the end of the turn, and on_event skips it */
-        }
     }
     mqws_conn *again = b->read_again;
     b->read_again = NULL;
