@@ -21,7 +21,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(os.environ.get("MQWS_BIN", ROOT / "build" / "bin"))
-CLIENT = BIN / "mqws-client"
+# MQWS_CLIENT: another mqws-client build (make test-integration uses the ASan one)
+CLIENT = Path(os.environ.get("MQWS_CLIENT", BIN / "mqws-client"))
 BROKER = BIN / "mqws-broker"
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 

@@ -14,10 +14,21 @@ from paho.mqtt.properties import Properties
 from conftest import CLIENT
 
 
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+
+
+def check_sanitizers(stderr):
+    """The tests may run an ASan+UBSan mqws-client: any report fails the test."""
+    for mark in SANITIZER_MARKS:
+        assert mark not in stderr, f"sanitizer report from mqws-client:\n{stderr[-6000:]}"
+
+
 def run_client(*args, timeout=20, stdin=None):
     """Runs mqws-client to completion; returns CompletedProcess (text)."""
-    return subprocess.run([str(CLIENT), *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout, input=stdin)
+    r = subprocess.run([str(CLIENT), *map(str, args)], capture_output=True, text=True,
+                       timeout=timeout, input=stdin)
+    check_sanitizers(r.stderr)
+    return r
 
 
 class Sub:
@@ -49,6 +60,7 @@ class Sub:
         except subprocess.TimeoutExpired:
             self.kill()
             raise AssertionError(f"mqws-client sub did not finish:\n{self.stderr()[-3000:]}")
+        check_sanitizers(self.stderr())
         return self.proc.returncode, out, self.stderr()
 
     def kill(self):

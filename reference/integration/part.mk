@@ -22,6 +22,7 @@ integration-npm:
 
 test-integration: deps-test
 	@ci/deps.sh integration
-	@$(MAKE) --no-print-directory client $(if $(wildcard reference/broker/part.mk),broker)
+	@$(MAKE) --no-print-directory client client-asan $(if $(wildcard reference/broker/part.mk),broker)
 	@$(MAKE) --no-print-directory integration-npm
-	$(PYTHON) -m pytest -q -p no:cacheprovider -W ignore::DeprecationWarning $(INTEGRATION_DIR)
+	MQWS_CLIENT=$(abspath build-asan/bin/mqws-client) \
+	  $(PYTHON) -m pytest -q -p no:cacheprovider -W ignore::DeprecationWarning $(INTEGRATION_DIR)
