@@ -386,6 +386,24 @@ def test_connect_in_one_byte_frames(broker):
     sock.close()
 
 
+def test_several_packets_in_one_frame(broker):
+    sock, _ = ws_open(broker.port("ws"))
+    sock.sendall(ws_frame(mqtt_connect("many") + mqtt_subscribe(1, "many/t") +
+                          mqtt_publish("many/t", b"m", qos=1, pid=7) + PINGREQ))
+    answers = [ws_read_frame(sock)[1] for _ in range(5)]
+    assert answers[0][:1] == b"\x20"
+    assert answers[1][:1] == b"\x90"
+    rest = sorted(answers[2:])
+    assert rest == sorted([b"\x40\x02\x00\x07", mqtt_publish("many/t", b"m"), PINGRESP]), rest
+    # and packets straddling frames: half a PUBLISH, then its end with a PINGREQ
+    pkt = mqtt_publish("many/t", b"straddle")
+    sock.sendall(ws_frame(pkt[:5]))
+    sock.sendall(ws_frame(pkt[5:] + PINGREQ))
+    got = sorted(ws_read_frame(sock)[1] for _ in range(2))
+    assert got == sorted([pkt, PINGRESP])
+    sock.close()
+
+
 def test_100mb_remaining_length_refused_ws(broker):
     sock = ws_mqtt_session(broker.port("ws"), "huge-ws")
     sock.sendall(ws_frame(b"\x30" + varint(100 * 1024 * 1024) + b"\x00\x01t"))
