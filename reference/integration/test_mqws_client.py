@@ -35,13 +35,8 @@ def test_pub_sub_qos(broker, scheme, version, test_ca, uniq):
 @pytest.mark.parametrize("shape", [["--frame-split", "1"], ["--packets-per-frame", "3"],
                                    ["--packets-per-frame", "4", "--frame-split", "5"]],
                          ids=["split1", "ppf3", "ppf4-split5"])
-def test_reassembly(broker, version, shape, uniq, request):
+def test_reassembly(broker, version, shape, uniq):
     """Packets cut into 1-byte continuation frames, or several per frame, still deliver."""
-    if broker.name == "mqws" and "--packets-per-frame" in shape:
-        request.applymarker(pytest.mark.xfail(strict=False, reason=(
-            "mqws-broker leaves the packets after the first one of a WebSocket frame in "
-            "mqws_stream until more bytes arrive (reference/broker/ws.c mqws_ws_feed loops "
-            "while len > 0 instead of until MQWS_NEED_MORE)")))
     url = broker.url("ws")
     with Sub("-L", url, "-V", version, "-t", f"{uniq}/r", "-q", "2", "-C", "6", "-W", "15", *shape) as sub:
         sub.wait_subscribed(timeout=5)
