@@ -208,3 +208,27 @@ def test_refusals_exit_1(version, answer, text):
         srv.close()
     assert r.returncode == 1, r.stderr
     assert text in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_persistent_session_queue(broker, version, uniq):
+    """-c keeps the session: QoS 1/2 messages published while the subscriber is away
+    arrive when it comes back (5.0: -c alone asks for a session that never expires)."""
+    url = broker.url("ws")
+    cid = f"{uniq}-keep"
+    with Sub("-L", url, "-V", version, "-c", "-i", cid, "-t", f"{uniq}/q", "-q", "2", "-C", "1",
+             "-W", "10") as sub:
+        sub.wait_subscribed()
+        assert run_client("pub", "-L", url, "-t", f"{uniq}/q", "-m", "first").returncode == 0
+        rc, out, err = sub.finish()
+    assert (rc, out) == (0, "first\n"), err  # subscribed, then away
+    for qos in (1, 2):
+        r = run_client("pub", "-L", url, "-V", version, "-t", f"{uniq}/q", "-m", f"while away {qos}", "-q", qos)
+        assert r.returncode == 0, r.stderr
+    r = run_client("sub", "-L", url, "-V", version, "-c", "-i", cid, "-t", f"{uniq}/q", "-q", "2",
+                   "-C", "2", "-W", "10", "-v")
+    assert r.returncode == 0, r.stderr
+    assert "session-present=1" in r.stderr
+    assert r.stdout == "while away 1\nwhile away 2\n"
+    # a clean connection with the same id ends the session
+    assert run_client("pub", "-L", url, "-V", version, "-i", cid, "-t", f"{uniq}/x", "-m", "x").returncode == 0
