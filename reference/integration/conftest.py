@@ -105,9 +105,9 @@ class Broker:
         return self.proc.poll() is None
 
 
-def start_mqws(d: Path, ca: TestCA):
+def start_mqws(d: Path, ca: TestCA, extra=()):
     log = d / "mqws-broker.log"
-    args = [str(BROKER),
+    args = [str(BROKER), *extra,
             "--listen", "tcp://127.0.0.1:0", "--listen", "tls://127.0.0.1:0",
             "--listen", "ws://127.0.0.1:0/mqtt", "--listen", "wss://127.0.0.1:0/mqtt",
             "--tls-cert", str(ca.cert), "--tls-key", str(ca.key)]

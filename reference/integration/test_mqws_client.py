@@ -232,3 +232,15 @@ def test_persistent_session_queue(broker, version, uniq):
     assert r.stdout == "while away 1\nwhile away 2\n"
     # a clean connection with the same id ends the session
     assert run_client("pub", "-L", url, "-V", version, "-i", cid, "-t", f"{uniq}/x", "-m", "x").returncode == 0
+
+
+def test_server_pings_answered(mqws_broker, test_ca, tmp_path, uniq):
+    """A broker that pings idle WebSocket clients (proxies keep the connection) gets pongs."""
+    from conftest import start_mqws, stop
+    b = start_mqws(tmp_path, test_ca, ["--ws-ping-interval", "1"])
+    try:
+        r = run_client("sub", "-L", b.url("ws"), "-t", f"{uniq}/idle", "-k", "0", "-C", "1", "-W", "3", "-v")
+    finally:
+        assert stop(b.proc) == 0
+    assert r.returncode == 4, r.stderr
+    assert "< ws PING" in r.stderr and "> ws PONG fin=1" in r.stderr, r.stderr
