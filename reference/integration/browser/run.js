@@ -76,7 +76,7 @@ async function roundTrip({ url, version, qos, topic, payload }) {
       });
     });
     client.on('message', (t, message, packet) => {
-      finish({ ok: true, topic: t, payload: message.toString(), qos: packet.qos,
+      finish({ ok: true, topic: t, payload: message.toString(), receivedQos: packet.qos,
                protocolVersion: client.options.protocolVersion });
     });
   });
