@@ -204,7 +204,7 @@ static void usage(FILE *f) {
 "                         ws://host[:port][/path]  (WebSocket, 80, path /mqtt if none)\n"
 "                         wss://host[:port][/path] (WebSocket over TLS, 443)\n"
 "                         default: mqtt://127.0.0.1:1883\n"
-"  -V, --protocol-version 3.1.1|mqttv311|5|mqttv5   (default 3.1.1)\n"
+"  -V, --protocol-version 3.1.1|311|mqttv311|5|mqttv5   (default 3.1.1)\n"
 "  -i, --id ID            client identifier (default mqws-client-PID)\n"
 "  -u, --username USER    -P, --pw PASS\n"
 "  -k, --keepalive SEC    keep alive (default 60, 0 disables)\n"
@@ -426,7 +426,8 @@ static void parse_options(options *o, int argc, char **argv) {
         case 'V':
             if (!strcmp(optarg, "5") || !strcmp(optarg, "mqttv5") || !strcmp(optarg, "5.0"))
                 o->version = MQWS_MQTT_V5;
-            else if (!strcmp(optarg, "3.1.1") || !strcmp(optarg, "mqttv311") || !strcmp(optarg, "4"))
+            else if (!strcmp(optarg, "3.1.1") || !strcmp(optarg, "mqttv311") || !strcmp(optarg, "311") ||
+                     !strcmp(optarg, "4"))
                 o->version = MQWS_MQTT_V311;
             else
                 die(EXIT_USAGE, "-V: '%s' is not 3.1.1 or 5", optarg);
