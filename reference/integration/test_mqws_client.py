@@ -146,7 +146,7 @@ def test_suback_failure_exit_1(mqws_broker, uniq):
 
 
 def test_keepalive_pings(broker, uniq):
-    r = run_client("sub", "-L", broker.url("ws"), "-t", f"{uniq}/ka", "-k", "1", "-C", "1", "-W", "3", "-v")
+    r = run_client("sub", "-L", broker.url("ws"), "-t", f"{uniq}/ka", "-k", "1", "-C", "1", "-W", "2", "-v")
     assert r.returncode == 4
     assert "> PINGREQ" in r.stderr and "< PINGRESP" in r.stderr, r.stderr
 
@@ -239,7 +239,7 @@ def test_server_pings_answered(mqws_broker, test_ca, tmp_path, uniq):
     from conftest import start_mqws, stop
     b = start_mqws(tmp_path, test_ca, ["--ws-ping-interval", "1"])
     try:
-        r = run_client("sub", "-L", b.url("ws"), "-t", f"{uniq}/idle", "-k", "0", "-C", "1", "-W", "3", "-v")
+        r = run_client("sub", "-L", b.url("ws"), "-t", f"{uniq}/idle", "-k", "0", "-C", "1", "-W", "2", "-v")
     finally:
         assert stop(b.proc) == 0
     assert r.returncode == 4, r.stderr
