@@ -150,6 +150,12 @@ mqws_err core_on_connect(mqws_core_conn *conn, const uint8_t *raw, size_t len, u
     if (!s && c->st.sessions >= cfg->max_sessions)
         return refuse(conn, 0x97, MQWS_ERR_ARG, "session limit reached");
 
+    mqws_prop pfi;
+    if (v5 && cn->will &&
+        mqws_props_get(&cn->will_props, MQWS_PROP_PAYLOAD_FORMAT_INDICATOR, &pfi) && pfi.u32 == 1 &&
+        mqws_utf8_validate(cn->will_payload.ptr, cn->will_payload.len, true, NULL) != MQWS_OK)
+        return refuse(conn, 0x99, MQWS_ERR_MQTT_UTF8, "Will Payload is not UTF-8 as announced");
+
     core_will will = {0};
     if (cn->will && !core_will_from_connect(conn, cn, &will))
         return refuse(conn, 0x83, MQWS_ERR_INTERNAL, "out of memory for the will");

@@ -87,6 +87,7 @@ typedef struct core_sub {
     bool wild;
     uint8_t options;  /* 5.0 subscription options; 3.1.1: QoS */
     uint32_t sub_id;  /* 0: none */
+    uint64_t retain_epoch; /* the SUBSCRIBE that last asked for retained messages */
     size_t filter_len;
     char filter[];    /* NUL-terminated */
 } core_sub;
