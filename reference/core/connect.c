@@ -131,7 +131,7 @@ mqws_err core_on_connect(mqws_core_conn *conn, const uint8_t *raw, size_t len, u
                                cn->has_username ? &cn->username : NULL,
                                cn->has_password ? &cn->password : NULL);
         if (rc)
-            return refuse(conn, rc, MQWS_ERR_ARG, "authentication failed");
+            return refuse(conn, rc == 0x86 ? 0x86 : 0x87, MQWS_ERR_ARG, "authentication failed");
     }
     char assigned[40] = "";
     mqws_str id = cn->client_id;

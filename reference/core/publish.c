@@ -203,7 +203,7 @@ void core_route(mqws_core *c, core_msg *m, uint64_t now)
     c->epoch++;
     c->nmatches = 0;
     c->npairs = 0;
-    uint32_t h = core_hash(m->topic, m->topic_len);
+    uint32_t h = core_hash(c, m->topic, m->topic_len);
     for (core_hnode *n = core_htab_bucket(&c->exact, h); n; n = n->next) {
         core_sub *sub = (core_sub *)n;
         if (n->hash == h && sub->filter_len == m->topic_len &&

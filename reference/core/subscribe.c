@@ -43,7 +43,7 @@ static core_sub *sub_add(mqws_core *c, core_session *s, mqws_str f)
         sub->wild_idx = c->nwild;
         c->wild[c->nwild++] = sub;
     } else {
-        sub->node.hash = core_hash(f.ptr, f.len);
+        sub->node.hash = core_hash(c, f.ptr, f.len);
         core_htab_insert(&c->exact, &sub->node);
     }
     s->subs[s->nsubs++] = sub;
