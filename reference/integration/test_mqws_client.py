@@ -179,10 +179,11 @@ class FakeServer:
         with conn:
             conn.settimeout(5)
             try:
-                for answer in self.answers:  # one answer per packet read (CONNECT, SUBSCRIBE)
-                    if not conn.recv(4096):
+                for answer in self.answers:  # one answer per read (CONNECT, SUBSCRIBE...)
+                    got = conn.recv(4096)
+                    if not got:
                         return
-                    conn.sendall(answer)
+                    conn.sendall(answer(got) if callable(answer) else answer)
                 while conn.recv(4096):
                     pass
             except OSError:
@@ -244,3 +245,45 @@ def test_server_pings_answered(mqws_broker, test_ca, tmp_path, uniq):
         assert stop(b.proc) == 0
     assert r.returncode == 4, r.stderr
     assert "< ws PING" in r.stderr and "> ws PONG fin=1" in r.stderr, r.stderr
+
+
+def upgrade(protocol="mqtt", accept=None):
+    """A 101 answer to the client's request (accept computed from its key unless given)."""
+    import base64
+    import hashlib
+    import re
+
+    def answer(request):
+        key = re.search(rb"Sec-WebSocket-Key: (\S+)", request).group(1)
+        acc = accept or base64.b64encode(hashlib.sha1(key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
+        head = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        head += b"Sec-WebSocket-Accept: " + acc + b"\r\n"
+        if protocol:
+            head += b"Sec-WebSocket-Protocol: " + protocol.encode() + b"\r\n"
+        return head + b"\r\n"
+    return answer
+
+
+CONNACK = b"\x20\x02\x00\x00"
+
+
+@pytest.mark.parametrize("answers,code,text", [
+    ([b"HTTP/1.1 404 Not Found\r\nContent-Length: 10\r\n\r\nno /mqtt\r\n"], 3, "HTTP 404 Not Found: no /mqtt"),
+    ([upgrade(accept=b"dGhlIHNhbXBsZSBub25jZQ==")], 3, "Sec-WebSocket-Accept does not match"),
+    ([upgrade(protocol="mqttv3.1")], 3, "selected a subprotocol the client did not offer"),
+    ([upgrade(protocol=None)], 3, "did not select the 'mqtt' subprotocol"),
+    ([upgrade(), b"\x81\x04" + CONNACK], 1, "MQTT received in a text frame"),
+    ([upgrade(), b"\x82\x84abcd" + bytes(b ^ m for b, m in zip(CONNACK, b"abcd"))], 1, "server frame is masked"),
+    ([upgrade(), b"\x02\x02" + CONNACK[:2] + b"\x82\x02" + CONNACK[2:]], 1, "new data frame while a fragmented"),
+    ([upgrade(), b"\x82\x02" + CONNACK[:2] + b"\x88\x02\x03\xe8"], 3, "websocket close 1000"),
+], ids=["404", "accept", "unoffered", "no-subprotocol", "text-frame", "masked", "fragments",
+        "close-mid-packet"])
+def test_strict_websocket_client(answers, code, text):
+    """The client enforces RFC 6455 and MQTT-6.0.0 on the server's side too."""
+    srv = FakeServer(answers)
+    try:
+        r = run_client("sub", "-L", f"ws://127.0.0.1:{srv.port}/mqtt", "-t", "a", "-W", "5")
+    finally:
+        srv.close()
+    assert r.returncode == code, r.stderr
+    assert text in r.stderr, r.stderr
