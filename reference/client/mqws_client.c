@@ -1200,8 +1200,10 @@ static void trace_frames(client *c, const uint8_t *in, size_t len) {
         len -= used;
         if (r != MQWS_OK) return; /* NEED_MORE, or an error the stream reports itself */
         if (ev.type == MQWS_WS_EV_CONTROL) {
-            fprintf(stderr, "< ws %s len=%zu%s\n", opcode_name(ev.opcode), ev.len,
-                    ev.opcode == MQWS_WS_CLOSE ? "" : "");
+            if (ev.opcode == MQWS_WS_CLOSE)
+                fprintf(stderr, "< ws CLOSE len=%zu code=%u\n", ev.len, ev.close_code);
+            else
+                fprintf(stderr, "< ws %s len=%zu\n", opcode_name(ev.opcode), ev.len);
         } else if (!c->trace_frame_valid || ev.frame_offset != c->trace_frame) {
             c->trace_frame = ev.frame_offset;
             c->trace_frame_valid = true;
@@ -1328,7 +1330,7 @@ static void finish(client *c) {
                     len -= used;
                     if (r != MQWS_OK) break; /* NEED_MORE, or junk after DISCONNECT */
                     if (ev.type == MQWS_STREAM_CLOSE) {
-                        trace(c, "< ws close code=%u", ev.close_code);
+                        trace(c, "< ws CLOSE code=%u", ev.close_code);
                         c->ws_closed = true;
                         break;
                     }
