@@ -1296,8 +1296,11 @@ static int keepalive_tick(client *c) {
         clock_gettime(CLOCK_MONOTONIC, &c->ping_sent);
         idle = 0;
     }
-    double wait = ka - idle;
-    return wait > 1 ? 1000 : (int)(wait * 1000) + 1;
+    /* Wake up at the next deadline, at least every second, never with a negative
+     * (infinite) poll timeout. */
+    double wait = (c->ping_outstanding ? ka - elapsed_s(&c->ping_sent) : ka - idle) * 1000.0;
+    if (wait > 1000.0) return 1000;
+    return wait < 1.0 ? 1 : (int)wait + 1;
 }
 
 static void lost(client *c, const char *while_) {
