@@ -287,3 +287,14 @@ def test_strict_websocket_client(answers, code, text):
         srv.close()
     assert r.returncode == code, r.stderr
     assert text in r.stderr, r.stderr
+
+
+def test_keepalive_expiry_exit_3():
+    """A server that stops answering: no PINGRESP within the keep alive ends the client."""
+    srv = FakeServer([CONNACK])  # then silence: the SUBACK and PINGRESP never come
+    try:
+        r = run_client("sub", "-L", f"mqtt://127.0.0.1:{srv.port}", "-t", "a", "-k", "1", "-W", "10",
+                       timeout=15)
+    finally:
+        srv.close()
+    assert r.returncode == 3 and "no PINGRESP" in r.stderr, r.stderr
