@@ -115,6 +115,7 @@ typedef struct core_session {
     uint32_t nunsent;         /* in-flight entries still to be sent again after a resume */
     bool dropping;            /* queue full: drops logged once per episode */
     uint16_t next_pid;
+    bool pid_wrapped;         /* next_pid went past 65535 once: ids below it may be in use */
     uint16_t *rx_qos2;        /* client to server QoS 2 ids received, PUBREL not yet */
     uint32_t nrx_qos2, rx_qos2_cap;
     core_will will;           /* pending will of the last connection (delayed or live) */

@@ -260,13 +260,17 @@ static bool pid_in_use(const core_session *s, uint16_t pid)
     return false;
 }
 
+/* Packet ids are handed out in order; until the counter first wraps, every id in
+ * use is below it, so only a wrapped session scans its in-flight list. */
 static uint16_t next_pid(core_session *s)
 {
     for (;;) {
         uint16_t pid = s->next_pid++;
-        if (s->next_pid == 0)
+        if (s->next_pid == 0) {
             s->next_pid = 1;
-        if (!pid_in_use(s, pid))
+            s->pid_wrapped = true;
+        }
+        if (!s->pid_wrapped || !pid_in_use(s, pid))
             return pid;
     }
 }

@@ -65,11 +65,76 @@ static size_t plain_topic_prefix(const uint8_t *s, size_t len)
     return i;
 }
 
+#if defined(__GNUC__)
+typedef int8_t mqws_v16i8_ __attribute__((vector_size(16)));
+
+/*
+ * Non-zero lanes for NUL or non-ASCII (zero or negative as a signed byte) and for
+ * '#' or '+' (0x23 and 0x2B are the only bytes x with x | 0x08 == 0x2B).
+ */
+static inline mqws_v16i8_ bad_lanes(mqws_v16i8_ v)
+{
+    const mqws_v16i8_ zero = {0}, eight = zero + 8, plus = zero + '+';
+    return (mqws_v16i8_)((v <= zero) | ((v | eight) == plus));
+}
+
+static inline mqws_v16i8_ load16(const uint8_t *s)
+{
+    mqws_v16i8_ v;
+    memcpy(&v, s, 16);
+    return v;
+}
+#endif
+
+/*
+ * true when all of s[0..len) is ASCII other than NUL, '+' and '#' (such a topic
+ * breaks no Topic Name rule); false can also mean "look closer" (len < 8).
+ * Lengths 8..48 take overlapping loads (two words, or three 16-byte vectors) and
+ * no branch on the exact length: varied topics cost no mispredicted loop exits.
+ */
+static inline bool topic_plain(const uint8_t *s, size_t len)
+{
+#if defined(__GNUC__)
+    mqws_v16i8_ acc;
+    if (len >= 16) {
+        size_t mid = len >= 32 ? 16 : len - 16;
+        acc = bad_lanes(load16(s)) | bad_lanes(load16(s + mid)) | bad_lanes(load16(s + len - 16));
+        for (size_t i = 32; i + 16 < len; i += 16)
+            acc |= bad_lanes(load16(s + i));
+    } else if (len >= 8) {
+        uint64_t w[2];
+        memcpy(&w[0], s, 8);
+        memcpy(&w[1], s + len - 8, 8);
+        memcpy(&acc, w, 16);
+        acc = bad_lanes(acc);
+    } else {
+        return false;
+    }
+    uint64_t r[2];
+    memcpy(r, &acc, 16);
+    return (r[0] | r[1]) == 0;
+#else
+    if (len >= 8) { /* overlapping words */
+        uint64_t w;
+        for (size_t i = 0; i + 8 < len; i += 8) {
+            memcpy(&w, s + i, 8);
+            if (!plain_word(w))
+                return false;
+        }
+        memcpy(&w, s + len - 8, 8);
+        return plain_word(w);
+    }
+    return false;
+#endif
+}
+
 mqws_err mqws_mqtt_topic_name_check(const uint8_t *s, size_t len, bool allow_empty, size_t *bad)
 {
     *bad = 0;
     if (len == 0) /* MQTT-4.7.3-1 */
         return allow_empty ? MQWS_OK : MQWS_ERR_MQTT_TOPIC_NAME;
+    if (topic_plain(s, len))
+        return MQWS_OK;
     size_t start = plain_topic_prefix(s, len);
     if (start == len)
         return MQWS_OK;
@@ -686,6 +751,94 @@ static mqws_err decode_body(reader *r, mqws_packet *pkt)
     }
 }
 
+/* Zero stores, no loads: copying a zero struct from memory costs twice the
+ * instructions, and memset of this size becomes rep stos. */
+static inline void zero_packet(mqws_packet *pkt)
+{
+#if defined(__GNUC__)
+    typedef uint64_t v2u64 __attribute__((vector_size(16)));
+    const v2u64 z = {0, 0};
+    unsigned char *b = (unsigned char *)pkt;
+    /* Written out: as a loop GCC turns it back into rep stos. */
+    _Static_assert(sizeof *pkt <= 256 && sizeof *pkt % 16 == 0, "zero_packet: size changed");
+#define MQWS_Z16_(i)                                                                        \
+    if ((i) + 16 <= sizeof *pkt)                                                            \
+    memcpy(b + (i), &z, 16)
+    MQWS_Z16_(0); MQWS_Z16_(16); MQWS_Z16_(32); MQWS_Z16_(48);
+    MQWS_Z16_(64); MQWS_Z16_(80); MQWS_Z16_(96); MQWS_Z16_(112);
+    MQWS_Z16_(128); MQWS_Z16_(144); MQWS_Z16_(160); MQWS_Z16_(176);
+    MQWS_Z16_(192); MQWS_Z16_(208); MQWS_Z16_(224); MQWS_Z16_(240);
+#undef MQWS_Z16_
+#else
+    static const mqws_packet k_zero;
+    *pkt = k_zero;
+#endif
+}
+
+/*
+ * The common PUBLISH (the bulk of a broker's input) decoded straight through: fixed
+ * header of 1 or 2 length bytes, an ASCII topic, 5.0 without properties. It applies
+ * the same rules as decode_publish and only accepts; anything else (including every
+ * error) returns false and goes the general way, which then reports it.
+ */
+static bool publish_fast(const uint8_t *buf, size_t len, int version,
+                         const mqws_mqtt_limits *limits, mqws_packet *pkt, size_t *consumed)
+{
+    unsigned flags = buf[0] & 0x0Fu;
+    /* 3.3.1: QoS 3 (flags 6, 7, 14, 15) and DUP with QoS 0 (8, 9) are errors. */
+    if (len < 4 || !((0x3C3Fu >> flags) & 1u) ||
+        (version != MQWS_MQTT_V311 && version != MQWS_MQTT_V5))
+        return false;
+    size_t hl = 2, rem = buf[1];
+    if (rem >= 0x80u) { /* two length bytes; the second non-zero (minimal, MQTT-1.5.5-1) */
+        if (buf[2] == 0 || buf[2] >= 0x80u)
+            return false;
+        hl = 3;
+        rem = (rem & 0x7Fu) | (size_t)buf[2] << 7;
+    }
+    size_t total = hl + rem;
+    if (len < total || (limits && limits->max_packet_size && total > limits->max_packet_size))
+        return false;
+    /* Outputs go to *pkt as soon as they are known (the general path starts over if
+     * a later check sends it there): fewer values held in registers, no saved ones. */
+    zero_packet(pkt);
+    const uint8_t *p = buf + hl, *end = buf + total;
+    if (end - p < 2)
+        return false;
+    size_t tl = (size_t)p[0] << 8 | p[1];
+    unsigned qos = (flags >> 1) & 3u;
+    bool v5 = version == MQWS_MQTT_V5;
+    size_t after = tl + (qos ? 2u : 0u) + (v5 ? 1u : 0u); /* topic, packet id, Property Length */
+    if ((size_t)(end - p) - 2 < after || !topic_plain(p + 2, tl))
+        return false;
+    pkt->publish.topic.ptr = (const char *)p + 2;
+    pkt->publish.topic.len = tl;
+    const uint8_t *q = p + 2 + tl;
+    if (qos) {
+        uint16_t id = (uint16_t)(q[0] << 8 | q[1]);
+        if (id == 0) /* MQTT-2.3.1-1 */
+            return false;
+        pkt->packet_id = id;
+        q += 2;
+    }
+    if (v5) {
+        if (*q++ != 0) /* properties: the general path */
+            return false;
+        pkt->props.raw = q; /* as read_props leaves an empty block */
+    }
+    pkt->type = MQWS_PUBLISH;
+    pkt->flags = (uint8_t)flags;
+    pkt->version = (uint8_t)version;
+    pkt->publish.qos = (uint8_t)qos;
+    pkt->publish.dup = (flags & 0x08u) != 0;
+    pkt->publish.retain = (flags & 0x01u) != 0;
+    pkt->publish.payload.ptr = q;
+    pkt->publish.payload.len = (size_t)(end - q);
+    if (consumed)
+        *consumed = total;
+    return true;
+}
+
 static mqws_err decode(const uint8_t *buf, size_t len, int version, const mqws_mqtt_limits *limits,
                        mqws_packet *pkt, size_t *consumed, size_t *err_at)
 {
@@ -726,15 +879,30 @@ static mqws_err decode(const uint8_t *buf, size_t len, int version, const mqws_m
     return MQWS_OK;
 }
 
-mqws_err mqws_mqtt_decode(const uint8_t *buf, size_t len, mqws_mqtt_version version,
-                          const mqws_mqtt_limits *limits, mqws_packet *pkt, size_t *consumed,
-                          size_t *err_offset)
+/* Every packet but the common PUBLISH: a function of its own, never inlined, so
+ * that the fast path in mqws_mqtt_decode pays for no stack frame. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+mqws_err mqws_mqtt_decode_general(const uint8_t *buf, size_t len, mqws_mqtt_version version,
+                                  const mqws_mqtt_limits *limits, mqws_packet *pkt,
+                                  size_t *consumed, size_t *err_offset)
 {
     size_t bad = 0;
     mqws_err e = decode(buf, len, (int)version, limits, pkt, consumed, &bad);
     if (e > MQWS_NEED_MORE && err_offset)
         *err_offset = bad;
     return e;
+}
+
+mqws_err mqws_mqtt_decode(const uint8_t *buf, size_t len, mqws_mqtt_version version,
+                          const mqws_mqtt_limits *limits, mqws_packet *pkt, size_t *consumed,
+                          size_t *err_offset)
+{
+    if (buf && pkt && len && (buf[0] >> 4) == MQWS_PUBLISH &&
+        publish_fast(buf, len, (int)version, limits, pkt, consumed))
+        return MQWS_OK;
+    return mqws_mqtt_decode_general(buf, len, version, limits, pkt, consumed, err_offset);
 }
 
 /* ================================================================ lists */

@@ -44,4 +44,10 @@ MQWS_INTERNAL size_t mqws_mqtt_varint_write(uint8_t *out, uint32_t v);
 /* Topic Name check on raw bytes; *bad receives the offending offset within s. */
 MQWS_INTERNAL mqws_err mqws_mqtt_topic_name_check(const uint8_t *s, size_t len, bool allow_empty, size_t *bad);
 
+/* mqws_mqtt_decode without its PUBLISH fast path (same contract): for tests that compare them. */
+MQWS_INTERNAL mqws_err mqws_mqtt_decode_general(const uint8_t *buf, size_t len,
+                                                mqws_mqtt_version version,
+                                                const mqws_mqtt_limits *limits, mqws_packet *pkt,
+                                                size_t *consumed, size_t *err_offset);
+
 #endif /* MQWS_MQTT_INTERNAL_H */

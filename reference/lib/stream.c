@@ -3,6 +3,7 @@
 
 #include "mqws/mqtt.h"
 #include "mqws/stream.h"
+#include "ws_internal.h"
 
 void mqws_assembler_init(mqws_assembler *a, uint8_t *buf, size_t cap)
 {
@@ -119,13 +120,57 @@ static mqws_err control_event(const mqws_ws_event *w, mqws_stream_event *ev)
     return MQWS_OK;
 }
 
+static mqws_err stream_general(mqws_stream *s, uint8_t *in, size_t len, size_t pos,
+                               size_t *consumed, mqws_stream_event *ev);
+
+/*
+ * The broker's common case straight through: nothing pending, a whole binary frame
+ * (ws_internal.h's fast path) that starts with a whole MQTT packet whose Remaining
+ * Length takes one or two bytes and which fits the packet buffer. The stream ends in the state
+ * the general path leaves; anything else continues on the general path.
+ */
 mqws_err mqws_stream_feed(mqws_stream *s, uint8_t *in, size_t len, size_t *consumed,
                           mqws_stream_event *ev)
 {
     if (!s || !consumed || !ev || (!in && len))
         return MQWS_ERR_ARG;
-    size_t pos = 0;
-    *consumed = 0;
+    mqws_ws_event w;
+    size_t used;
+    mqws_assembler *a = &s->mqtt;
+    if (s->pending_len || a->have || !a->buf || a->cap < MQWS_MQTT_MAX_FIXED_HEADER ||
+        !decode_whole_frame(&s->ws, in, len, &used, &w))
+        return stream_general(s, in, len, 0, consumed, ev);
+    *consumed = used;
+    if (w.opcode != MQWS_WS_BINARY) { /* MQTT-6.0.0-1 */
+        s->err_offset = w.frame_offset;
+        return MQWS_ERR_STREAM_TEXT_FRAME;
+    }
+    s->pending = w.data;
+    s->pending_len = w.len;
+    /* Remaining Length of one byte, or two with a non-zero second (minimal, MQTT-1.5.5-1). */
+    size_t total = 0;
+    if (w.len >= 2 && w.data[1] < 0x80u)
+        total = 2u + w.data[1];
+    else if (w.len >= 3 && w.data[2] && w.data[2] < 0x80u)
+        total = 3u + (w.data[1] & 0x7Fu) + ((size_t)w.data[2] << 7);
+    if (!total || total > w.len || total > a->cap)
+        return stream_general(s, in, len, used, consumed, ev);
+    s->pending += total;
+    s->pending_len -= total;
+    a->offset += total;
+    ev->type = MQWS_STREAM_PACKET;
+    ev->data.ptr = w.data;
+    ev->data.len = total;
+    ev->close_code = 0;
+    ev->close_reason.ptr = NULL;
+    ev->close_reason.len = 0;
+    return MQWS_OK;
+}
+
+static mqws_err stream_general(mqws_stream *s, uint8_t *in, size_t len, size_t pos,
+                               size_t *consumed, mqws_stream_event *ev)
+{
+    *consumed = pos;
     for (;;) {
         /* First the rest of the last data chunk: it may hold more packets. */
         if (s->pending_len) {

@@ -1,7 +1,7 @@
 /* ws.c - WebSocket frame codec (RFC 6455 section 5), push-style and zero-copy. */
 #include <string.h>
 
-#include "mqws/ws.h"
+#include "ws_internal.h"
 
 static bool is_control(uint8_t opcode) { return (opcode & 0x8u) != 0; }
 
@@ -23,66 +23,6 @@ bool mqws_ws_close_code_valid(uint16_t code)
      * sent; 1016-2999 are reserved; 3000-4999 are for libraries and applications. */
     return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
            (code >= 3000 && code <= 4999);
-}
-
-#if defined(__GNUC__)
-/* 16-byte vectors: SSE2 / NEON moves; the compiler splits them where there is no SIMD. */
-typedef uint64_t mqws_v2u64_ __attribute__((vector_size(16)));
-#endif
-
-/* Inlined into the decoder too: a call per 64-byte frame is measurable. */
-static inline void mask_bytes(uint8_t *buf, size_t len, const uint8_t key[4], uint64_t offset)
-{
-    /* The key in memory order starting at key[offset % 4], as a word. Rotating a
-     * loaded word, not storing 8 bytes and loading them back: that store-forwarding
-     * stall took half the time of unmasking a 64-byte frame. */
-    uint32_t k32;
-    memcpy(&k32, key, 4);
-    unsigned sh = (unsigned)(offset & 3u) * 8u;
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    if (sh)
-        k32 = (k32 >> sh) | (k32 << (32u - sh));
-#elif defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    if (sh)
-        k32 = (k32 << sh) | (k32 >> (32u - sh));
-#else
-    uint8_t kb[4];
-    for (unsigned j = 0; j < 4; j++)
-        kb[j] = key[(offset + j) & 3u];
-    memcpy(&k32, kb, 4);
-#endif
-    uint64_t k64 = ((uint64_t)k32 << 32) | k32;
-    size_t i = 0;
-    /* The key stays in phase because i steps by multiples of 4. memcpy loads and
-     * stores compile to plain (unaligned) moves. Explicit vectors, 64 bytes a turn:
-     * GCC 12 -O2 neither vectorises the word loop nor keeps a uint64_t[4] block in
-     * registers (it spills it), leaving 1 MiB at 1.8-2x memcpy time; this is ~0.85x. */
-#if defined(__GNUC__)
-    mqws_v2u64_ kv = {k64, k64};
-    for (; i + 64 <= len; i += 64) {
-        mqws_v2u64_ a, b, c, d;
-        memcpy(&a, buf + i, 16);
-        memcpy(&b, buf + i + 16, 16);
-        memcpy(&c, buf + i + 32, 16);
-        memcpy(&d, buf + i + 48, 16);
-        a ^= kv;
-        b ^= kv;
-        c ^= kv;
-        d ^= kv;
-        memcpy(buf + i, &a, 16);
-        memcpy(buf + i + 16, &b, 16);
-        memcpy(buf + i + 32, &c, 16);
-        memcpy(buf + i + 48, &d, 16);
-    }
-#endif
-    for (; i + 8 <= len; i += 8) {
-        uint64_t w;
-        memcpy(&w, buf + i, 8);
-        w ^= k64;
-        memcpy(buf + i, &w, 8);
-    }
-    for (; i < len; i++)
-        buf[i] ^= key[(offset + i) & 3u];
 }
 
 void mqws_ws_mask(uint8_t *buf, size_t len, const uint8_t key[4], uint64_t offset)
@@ -243,6 +183,16 @@ static bool collect_header(mqws_ws_decoder *d, const uint8_t *buf, size_t len, s
 
 mqws_err mqws_ws_decode(mqws_ws_decoder *d, uint8_t *buf, size_t len, size_t *consumed,
                         mqws_ws_event *ev)
+{
+    if (!d || !consumed || !ev || (!buf && len))
+        return MQWS_ERR_ARG;
+    if (decode_whole_frame(d, buf, len, consumed, ev))
+        return MQWS_OK;
+    return mqws_ws_decode_general(d, buf, len, consumed, ev);
+}
+
+mqws_err mqws_ws_decode_general(mqws_ws_decoder *d, uint8_t *buf, size_t len, size_t *consumed,
+                                mqws_ws_event *ev)
 {
     if (!d || !consumed || !ev || (!buf && len))
         return MQWS_ERR_ARG;

@@ -63,6 +63,8 @@ static uint8_t *fc_reserve(void *user, size_t len)
     fake_conn *fc = user;
     if (fc->limit && fc->len - fc->read + len > fc->limit)
         return NULL;
+    if (fc->read == fc->len) /* all read: start the buffer over (long flows) */
+        fc->read = fc->len = 0;
     assert_true(fc->len + len <= FAKE_OUT_CAP);
     return fc->out + fc->len;
 }

@@ -377,6 +377,37 @@ static void slow_reader(void **state)
     mqws_core_free(core);
 }
 
+/* Packet ids wrap after 65535 and skip one still in flight (MQTT-2.2.1-3: an id is
+ * not reused while its flow is unfinished). */
+static void packet_id_wraps_around_inflight(void **state)
+{
+    (void)state;
+    mqws_core *core = fake_core(NULL);
+    fake_conn s, p;
+    fake_connect_opts so = {.version = 4, .client_id = "s", .clean = true};
+    fake_connect(core, &s, &so, 0);
+    fake_subscribe(&s, "t", 1, 1, NULL, 0);
+    fake_connect_opts po = {.version = 4, .client_id = "p", .clean = true};
+    fake_connect(core, &p, &po, 0);
+    /* id 1 stays unacknowledged; ids 2..65535 are acknowledged as they come */
+    fake_publish(&p, "t", "x", 1, 1, false, NULL, 1);
+    fake_expect(&p, MQWS_PUBACK);
+    assert_int_equal(fake_expect(&s, MQWS_PUBLISH).packet_id, 1);
+    for (uint32_t id = 2; id <= 65535; id++) {
+        fake_publish(&p, "t", "x", 1, 1, false, NULL, 1);
+        fake_expect(&p, MQWS_PUBACK);
+        mqws_packet m = fake_expect(&s, MQWS_PUBLISH);
+        assert_int_equal(m.packet_id, id);
+        fake_ack(&s, MQWS_PUBACK, m.packet_id, 1);
+    }
+    fake_publish(&p, "t", "x", 1, 1, false, NULL, 1);
+    fake_expect(&p, MQWS_PUBACK);
+    assert_int_equal(fake_expect(&s, MQWS_PUBLISH).packet_id, 2); /* 1 is in flight */
+    fake_done(&s, 2);
+    fake_done(&p, 2);
+    mqws_core_free(core);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -390,6 +421,7 @@ int main(void)
         cmocka_unit_test(resume_with_smaller_maximum_packet_size),
         cmocka_unit_test(receive_maximum_exceeded),
         cmocka_unit_test(slow_reader),
+        cmocka_unit_test(packet_id_wraps_around_inflight),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -107,7 +107,9 @@ bool mqws_http_next_token(const mqws_http_head *h, const char *name, size_t *cur
 
 /**
  * Computes Sec-WebSocket-Accept = base64(SHA-1(key ++ GUID)) (RFC 6455 4.2.2).
- * SHA-1 comes from OpenSSL libcrypto through an EVP_MD fetched once per process.
+ * SHA-1 comes from OpenSSL libcrypto: SHA1_Init/Update/Final on a stack context (no
+ * allocation, no lock, thread-safe); in a libcrypto built without deprecated APIs,
+ * an EVP_MD fetched once per process.
  * @p key is hashed as given (not checked with mqws_hs_key_valid).
  *
  * @param[out] accept  28 characters and a NUL (caller's buffer).
