@@ -1207,9 +1207,14 @@ static void trace_frames(client *c, const uint8_t *in, size_t len) {
         } else if (!c->trace_frame_valid || ev.frame_offset != c->trace_frame) {
             c->trace_frame = ev.frame_offset;
             c->trace_frame_valid = true;
+            /* A frame wholly in this chunk is described by the event alone (the decoder's
+             * fast path does not update its state fields for it); a frame cut by the
+             * end of the input has its FIN bit and remaining length in the decoder. */
+            bool fin = ev.frame_end ? ev.message_end : c->trace_dec.fin;
+            uint64_t flen = ev.len + (ev.frame_end ? 0 : c->trace_dec.remaining);
             fprintf(stderr, "< ws %s fin=%d len=%llu\n",
-                    opcode_name(ev.message_start ? ev.opcode : MQWS_WS_CONTINUATION), c->trace_dec.fin,
-                    (unsigned long long)(ev.len + c->trace_dec.remaining));
+                    opcode_name(ev.message_start ? ev.opcode : MQWS_WS_CONTINUATION), fin,
+                    (unsigned long long)flen);
         }
     }
 }
