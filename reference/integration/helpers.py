@@ -34,10 +34,10 @@ def run_client(*args, timeout=20, stdin=None):
 class Sub:
     """mqws-client sub in the background, with the -v trace to know when SUBACK came."""
 
-    def __init__(self, *args):
+    def __init__(self, *args, binary=False):
         self.err = tempfile.NamedTemporaryFile(prefix="mqws-sub-", suffix=".log")
         self.proc = subprocess.Popen([str(CLIENT), "sub", *map(str, args), "-v"], stdout=subprocess.PIPE,
-                                     stderr=self.err, stdin=subprocess.DEVNULL, text=True)
+                                     stderr=self.err, stdin=subprocess.DEVNULL, text=not binary)
 
     def stderr(self):
         with open(self.err.name, errors="replace") as f:

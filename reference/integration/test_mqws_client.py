@@ -298,3 +298,22 @@ def test_keepalive_expiry_exit_3():
     finally:
         srv.close()
     assert r.returncode == 3 and "no PINGRESP" in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("scheme,shape", [("ws", []), ("wss", ["--frame-split", "1000"]), ("tls", [])])
+def test_large_payload_from_file(broker, scheme, shape, test_ca, tmp_path, uniq):
+    """A 300 kB message (-f) crosses many reads and frames both ways, byte for byte.
+    (60 kB with mosquitto: its websockets listener sends 4 kB about every 100 ms.)"""
+    size = 300_000 if broker.name == "mqws" else 60_000
+    data = bytes((i * 7 + i // 251) % 256 for i in range(size)).replace(b"\n", b"\x00")
+    f = tmp_path / "payload.bin"
+    f.write_bytes(data)
+    url = broker.url(scheme)
+    extra = tls_args(broker, scheme, test_ca)
+    with Sub("-L", url, "-t", f"{uniq}/big", "-q", "1", "-C", "1", "-W", "15", *extra, binary=True) as sub:
+        sub.wait_subscribed()
+        r = run_client("pub", "-L", url, "-t", f"{uniq}/big", "-f", f, "-q", "1", *extra, *shape)
+        assert r.returncode == 0, r.stderr
+        rc, out, err = sub.finish()
+    assert rc == 0, err
+    assert out == data + b"\n"
