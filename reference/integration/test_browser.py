@@ -30,19 +30,30 @@ def browser_ready():
     return node
 
 
+@pytest.fixture(scope="module")
+def origin_broker(mqws_broker, test_ca, tmp_path_factory):
+    """mqws-broker that only accepts pages from http://allowed.test (cross-site WebSocket hijacking)."""
+    from conftest import start_mqws, stop
+    b = start_mqws(tmp_path_factory.mktemp("origin"), test_ca, ["--ws-origin", "http://allowed.test"])
+    yield b
+    assert stop(b.proc) == 0
+
+
 _results = {}
 
 
-def run_browser(node, broker, test_ca):
-    if broker.name in _results:
-        return _results[broker.name]
+def run_browser(node, broker, test_ca, extra_ws=()):
+    key = (broker.name, tuple(extra_ws))
+    if key in _results:
+        return _results[key]
     cfg = {"wsPort": broker.port("ws"), "wssPort": broker.port("wss"), "path": "/mqtt",
-           "cert": str(test_ca.cert), "key": str(test_ca.key), "chromium": CHROMIUM}
+           "cert": str(test_ca.cert), "key": str(test_ca.key), "chromium": CHROMIUM,
+           "extraRawWs": list(extra_ws), "onlyExtra": bool(extra_ws)}
     r = subprocess.run([node, str(BROWSER_DIR / "run.js"), json.dumps(cfg)], capture_output=True, text=True,
                        timeout=120, cwd=BROWSER_DIR)
     assert r.returncode == 0, f"run.js failed:\n{r.stderr[-4000:]}"
-    _results[broker.name] = json.loads(r.stdout.strip().splitlines()[-1])
-    return _results[broker.name]
+    _results[key] = json.loads(r.stdout.strip().splitlines()[-1])
+    return _results[key]
 
 
 def test_browser_round_trips(browser_ready, broker, test_ca):
@@ -69,3 +80,22 @@ def test_browser_mixed_content(browser_ready, broker, test_ca):
     assert mc["plainPageRawWs"]["opened"], "the same ws:// URL works from the http page"
     # Chromium says why on the console
     assert any("Mixed Content" in line and "ws://" in line for line in res["console"]), res["console"]
+
+
+def test_browser_origin_allow_list(browser_ready, mqws_broker, origin_broker, test_ca):
+    """--ws-origin: the browser's page (http://mqws.test:PORT) is refused with 403, while
+    mqws-client presenting the allowed Origin, or none (not a browser), gets in."""
+    from helpers import run_client
+    url = origin_broker.url("ws").replace("127.0.0.1", "mqws.test")
+    res = run_browser(browser_ready, mqws_broker, test_ca, extra_ws=[url])
+    (extra,) = res["extraRawWs"]
+    assert extra["origin"].startswith("http://mqws.test:")
+    assert not extra["opened"], extra
+    refusals = [line for line in origin_broker.log_text().splitlines() if "403" in line and "Origin" in line]
+    assert refusals, origin_broker.log_text()
+    ws = origin_broker.url("ws")
+    r = run_client("pub", "-L", ws, "-t", "o/k", "-m", "x", "--origin", "http://allowed.test")
+    assert r.returncode == 0, r.stderr
+    r = run_client("pub", "-L", ws, "-t", "o/k", "-m", "x", "--origin", "https://evil.test")
+    assert r.returncode == 3 and "HTTP 403" in r.stderr, r.stderr
+    assert run_client("pub", "-L", ws, "-t", "o/k", "-m", "x").returncode == 0

@@ -8,7 +8,9 @@
 //   roundTrips: QoS 0/1/2 publish -> subscribe -> receive, MQTT 3.1.1 (4) and 5,
 //               ws:// from the http page and wss:// from the https page;
 //   mixedContent: what the https page gets when it opens ws:// (the browser refuses:
-//               "mixed content") and that wss:// from the same page works.
+//               "mixed content") and that wss:// from the same page works;
+//   extraRawWs: bare WebSockets from the http page to cfg.extraRawWs URLs.
+// cfg.onlyExtra skips the first two.
 // The browser reaches everything under the name mqws.test, mapped to 127.0.0.1 with
 // --host-resolver-rules: Chromium treats 127.0.0.1 and localhost as secure origins
 // and would not apply the mixed-content rule to them.
@@ -119,7 +121,8 @@ async function main() {
     const wsUrl = `ws://${HOST}:${cfg.wsPort}${cfg.path}`;
     const wssUrl = `wss://${HOST}:${cfg.wssPort}${cfg.path}`;
     let n = 0;
-    for (const [pg, url, origin] of [[plain, wsUrl, 'http'], [secure, wssUrl, 'https']]) {
+    const scenarios = cfg.onlyExtra ? [] : [[plain, wsUrl, 'http'], [secure, wssUrl, 'https']];
+    for (const [pg, url, origin] of scenarios) {
       for (const version of [4, 5]) {
         for (const qos of [0, 1, 2]) {
           const args = { url, version, qos, topic: `browser/${process.pid}/${n++}`,
@@ -129,13 +132,21 @@ async function main() {
         }
       }
     }
-    // The seed article's pitfall: an https page may not open ws://, only wss://.
-    result.mixedContent.pageUrl = secure.url();
-    result.mixedContent.rawWs = await secure.evaluate(rawWebSocket, wsUrl);
-    result.mixedContent.mqttJsWs = await secure.evaluate(roundTrip,
-      { url: wsUrl, version: 4, qos: 1, topic: `browser/${process.pid}/mixed`, payload: 'never' });
-    result.mixedContent.rawWss = await secure.evaluate(rawWebSocket, wssUrl);
-    result.mixedContent.plainPageRawWs = await plain.evaluate(rawWebSocket, wsUrl);
+    if (!cfg.onlyExtra) {
+      // The seed article's pitfall: an https page may not open ws://, only wss://.
+      result.mixedContent.pageUrl = secure.url();
+      result.mixedContent.rawWs = await secure.evaluate(rawWebSocket, wsUrl);
+      result.mixedContent.mqttJsWs = await secure.evaluate(roundTrip,
+        { url: wsUrl, version: 4, qos: 1, topic: `browser/${process.pid}/mixed`, payload: 'never' });
+      result.mixedContent.rawWss = await secure.evaluate(rawWebSocket, wssUrl);
+      result.mixedContent.plainPageRawWs = await plain.evaluate(rawWebSocket, wsUrl);
+    }
+    // Extra ws:// URLs opened from the http page (e.g. a broker with an Origin allow-list).
+    result.extraRawWs = [];
+    for (const url of cfg.extraRawWs || []) {
+      const r = await plain.evaluate(rawWebSocket, url);
+      result.extraRawWs.push({ url, origin: new URL(plain.url()).origin, ...r });
+    }
     result.userAgent = await plain.evaluate(() => navigator.userAgent);
   } finally {
     await browser.close();
