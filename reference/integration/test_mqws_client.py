@@ -317,3 +317,25 @@ def test_large_payload_from_file(broker, scheme, shape, test_ca, tmp_path, uniq)
         rc, out, err = sub.finish()
     assert rc == 0, err
     assert out == data + b"\n"
+
+
+def test_ipv6_loopback(mqws_broker, tmp_path, uniq):
+    """ws://[::1]:PORT/mqtt: bracketed literal in the URL, "[::1]:PORT" in the Host header."""
+    import socket
+    import subprocess
+    from conftest import BROKER, stop
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+    except OSError:
+        pytest.skip("no IPv6 loopback on this machine")
+    proc = subprocess.Popen([str(BROKER), "--listen", "ws://[::1]:0/mqtt"], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    try:
+        url = proc.stdout.readline().split()[1]
+        assert url.startswith("ws://[::1]:")
+        r = run_client("pub", "-L", url, "-t", f"{uniq}/v6", "-m", "x", "-q", "1", "-v")
+    finally:
+        assert stop(proc) == 0
+    assert r.returncode == 0, r.stderr
+    assert f"> Host: [::1]:{url.split(':')[-1].split('/')[0]}" in r.stderr
