@@ -139,7 +139,6 @@ typedef struct client {
     size_t in_qos2_count;
     size_t inflight;
     long received;             /* sub: messages printed */
-    bool suback_done;
     uint16_t sub_id;
     int failures;              /* pub: PUBACK/PUBREC error codes */
     int exit_code;             /* set by a fatal event */
@@ -1160,7 +1159,6 @@ static void handle_packet(client *c, const uint8_t *buf, size_t len) {
             }
         }
         c->out_state[c->sub_id] = 0;
-        c->suback_done = true;
         break;
     case MQWS_PINGRESP:
         c->ping_outstanding = false;
