@@ -412,7 +412,7 @@ static void parse_options(options *o, int argc, char **argv) {
         exit(EXIT_OK);
     }
     if (argc < 2 || (strcmp(argv[1], "pub") != 0 && strcmp(argv[1], "sub") != 0)) {
-        usage(stderr);
+        fprintf(stderr, "usage: mqws-client pub|sub -L URL -t TOPIC [options]   (--help: all options)\n");
         die(EXIT_USAGE, "first argument must be 'pub' or 'sub'");
     }
     o->is_pub = strcmp(argv[1], "pub") == 0;
