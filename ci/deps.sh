@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages a make target needs, only those missing.
-# Usage: ci/deps.sh build|test|fuzz|bench|coverage ...
+# Usage: ci/deps.sh build|test|fuzz|bench|coverage|broker-test|integration ...
 set -euo pipefail
 want=()
 for what in "$@"; do
@@ -12,6 +12,10 @@ for what in "$@"; do
     bench)    want+=(libwslay-dev) ;;
     coverage) want+=(gcovr) ;;
     broker-test) want+=(python3 python3-pytest openssl) ;;
+    # integration tests: independent clients and a reference broker, a real browser
+    integration) want+=(python3 python3-pytest python3-paho-mqtt openssl mosquitto
+                        mosquitto-clients chromium)
+                 command -v node >/dev/null && command -v npm >/dev/null || want+=(nodejs npm) ;;
     *) echo "deps.sh: unknown set '$what'" >&2; exit 2 ;;
   esac
 done
