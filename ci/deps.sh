@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages a make target needs, only those missing.
-# Usage: ci/deps.sh build|test|fuzz|bench|coverage ...
+# Usage: ci/deps.sh build|test|fuzz|bench|broker-bench|coverage ...
 set -euo pipefail
 want=()
 for what in "$@"; do
@@ -10,6 +10,7 @@ for what in "$@"; do
                      python3 python3-jsonschema) ;;
     fuzz)     want+=(clang libclang-rt-14-dev zip python3) ;;
     bench)    want+=(libwslay-dev) ;;
+    broker-bench) want+=(make gcc pkg-config libssl-dev mosquitto python3) ;;
     coverage) want+=(gcovr) ;;
     *) echo "deps.sh: unknown set '$what'" >&2; exit 2 ;;
   esac

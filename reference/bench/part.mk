@@ -1,0 +1,29 @@
+# Load generator and the broker benchmark (mqws-broker against Debian mosquitto).
+#   make loadgen        builds build/bin/mqws-loadgen
+#   make bench-broker   the A/B comparison (also a stage of `make bench`);
+#                       BENCH_REPS=3 repetitions, BENCH_ONLY=name,name to pick configs
+LOADGEN_SRC := reference/bench/loadgen.c reference/bench/loadgen_conn.c \
+               reference/bench/loadgen_stats.c
+LOADGEN_HDR := reference/bench/loadgen.h
+CLANG_CHECK_SRC += $(LOADGEN_SRC)
+BENCH_STAGES += bench-broker
+BENCH_REPS ?= 3
+BENCH_ONLY ?=
+
+.PHONY: loadgen bench-broker
+
+loadgen: lib
+	@$(MAKE) --no-print-directory $(BUILD)/bin/mqws-loadgen
+
+$(BUILD)/bin/mqws-loadgen: $(LOADGEN_SRC) $(LOADGEN_HDR) $(BUILD)/libmqws.a $(LIB_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $(LOADGEN_SRC) $(BUILD)/libmqws.a $(LIBCRYPTO) -lm
+
+# The broker is built by its own part; without it the stage measures mosquitto alone.
+bench-broker: deps-build
+	@ci/deps.sh broker-bench
+	@$(MAKE) --no-print-directory $(BUILD)/bin/mqws-loadgen
+	@$(MAKE) --no-print-directory $(BUILD)/bin/mqws-broker 2>/dev/null || \
+	  echo "bench-broker: mqws-broker cannot be built here; measuring mosquitto alone"
+	@$(PYTHON) reference/bench/run_bench.py --bin $(BUILD)/bin --reps $(BENCH_REPS) \
+	  $(if $(BENCH_ONLY),--only $(BENCH_ONLY)) --json-out $(BUILD)/bench/broker.json
