@@ -12,6 +12,7 @@ for what in "$@"; do
     bench)    want+=(libwslay-dev) ;;
     broker-bench) want+=(make gcc pkg-config libssl-dev mosquitto python3) ;;
     coverage) want+=(gcovr) ;;
+    broker-test) want+=(python3 python3-pytest openssl) ;;
     *) echo "deps.sh: unknown set '$what'" >&2; exit 2 ;;
   esac
 done
