@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "loadgen.h"
@@ -613,12 +614,22 @@ static int run_loop(lg_run *run, lg_times *t)
             lg_conn_start(run, &run->conns[next_start++]);
         if (run->error[0] != '\0')
             return -1;
-        int timeout = 100;
-        if (run->ready_head || run->dirty_head)
-            timeout = 0;
-        else if (run->publishing && cfg->rate > 0)
-            timeout = 1;
-        int n = epoll_wait(run->epfd, evs, 512, timeout);
+        /* Rate mode sleeps exactly until the next scheduled publish: latency
+         * counts from the scheduled time, so a coarse timer would show up in it. */
+        uint64_t wait_ns = 100000000ull;
+        now = lg_now_ns();
+        if (run->ready_head || run->dirty_head) {
+            wait_ns = 0;
+        } else if (run->publishing && cfg->rate > 0) {
+            for (unsigned i = 0; i < run->npubs; i++) {
+                uint64_t due = run->pubs[i].next_due_ns;
+                uint64_t w = due > now ? due - now : 0;
+                if (w < wait_ns)
+                    wait_ns = w;
+            }
+        }
+        struct timespec ts = {(time_t)(wait_ns / 1000000000u), (long)(wait_ns % 1000000000u)};
+        int n = epoll_pwait2(run->epfd, evs, 512, &ts, NULL);
         if (n < 0 && errno != EINTR) {
             snprintf(run->error, sizeof run->error, "epoll_wait: %s", strerror(errno));
             return -1;
