@@ -247,8 +247,11 @@ def print_tables(cfgs, summary, have_mqws):
     log("")
     log("Medians; x = mqws / mosquitto. Targets: deliveries/s >= 1.5x, p99 <= 1x, no QoS 1 loss.")
     log("del/CPU-s: deliveries per second of broker CPU time (utime+stime), less noisy than del/s.")
-    hdr = "%-34s %9s %9s %6s | %9s %9s %6s | %9s %9s %6s | %7s" % (
-        "config", "mqws", "mosq", "x", "mqws p99", "mosq p99", "x", "mqws", "mosq", "x", "lost")
+    log("lg CPU: mqws-loadgen's own CPU (mqws run / mosquitto run); near 100 % the load generator")
+    log("is the limit and the broker's figure is a lower bound.")
+    hdr = "%-34s %9s %9s %6s | %9s %9s %6s | %9s %9s %6s | %7s | %9s" % (
+        "config", "mqws", "mosq", "x", "mqws p99", "mosq p99", "x", "mqws", "mosq", "x", "lost",
+        "lg CPU")
     log("%-34s %-26s | %-26s | %-26s |" % ("", "deliveries/s", "latency p99",
                                           "del/CPU-s"))
     log(hdr)
@@ -262,11 +265,13 @@ def print_tables(cfgs, summary, have_mqws):
         rp = ratio(m["p99_us"], q["p99_us"])
         re = ratio(m["deliveries_per_cpu_s"], q["deliveries_per_cpu_s"])
         lost = "%s/%s" % ("-" if m["lost"] is None else m["lost"], "-" if q["lost"] is None else q["lost"])
-        log("%-34s %9s %9s %6s | %9s %9s %6s | %9s %9s %6s | %7s" % (
+        log("%-34s %9s %9s %6s | %9s %9s %6s | %9s %9s %6s | %7s | %9s" % (
             cfg.title, fmt_num(m["deliveries_per_s"]), fmt_num(q["deliveries_per_s"]),
             "-" if r is None else "%.2f" % r, fmt_us(m["p99_us"]), fmt_us(q["p99_us"]),
             "-" if rp is None else "%.2f" % rp, fmt_num(m["deliveries_per_cpu_s"]),
-            fmt_num(q["deliveries_per_cpu_s"]), "-" if re is None else "%.2f" % re, lost))
+            fmt_num(q["deliveries_per_cpu_s"]), "-" if re is None else "%.2f" % re, lost,
+            "%s/%s" % tuple("-" if x["loadgen_cpu_pct"] is None else "%.0f%%" % x["loadgen_cpu_pct"]
+                            for x in (m, q))))
     for cfg in cfgs:
         if not cfg.idle or cfg.name not in summary:
             continue
