@@ -72,7 +72,8 @@ static void usage(FILE *f)
 "      --warmup S           traffic before the measurement (default 1)\n"
 "  -t, --seconds S          measurement length; idle: hold time before the RSS\n"
 "                           reading (default 5)\n"
-"  -c, --count N            end the measurement after N publishes (default: none)\n"
+"  -c, --count N            publish N messages in the measurement, which ends when\n"
+"                           all have been delivered (or at --seconds; default: none)\n"
 "      --drain S            wait at most S for outstanding deliveries (default 5)\n"
 "      --setup-timeout S    all connections must be up within S (default 60)\n"
 "      --connect-concurrency N  handshakes in progress at once (default 256)\n"
@@ -477,7 +478,8 @@ typedef struct lg_times {
 static void pump_publishers(lg_run *run, uint64_t now)
 {
     const lg_config *cfg = run->cfg;
-    if (!run->publishing)
+    if (!run->publishing ||
+        (cfg->count > 0 && run->measuring && run->published_measured >= cfg->count))
         return;
     if (cfg->rate > 0) {
         for (unsigned i = 0; i < run->npubs; i++) {
@@ -668,8 +670,10 @@ static int run_loop(lg_run *run, lg_times *t)
             }
             break;
         case PH_MEASURE:
+            /* --count: the measurement ends when the N-th message has reached
+             * every subscriber, so deliveries/s covers the whole batch. */
             if (now >= t->deadline || g_stop ||
-                (cfg->count > 0 && run->published_measured >= cfg->count)) {
+                (cfg->count > 0 && run->published_measured >= cfg->count && all_delivered(run))) {
                 end_measure(run, t, now);
                 run->publishing = false;
                 run->ready_head = NULL; /* listed flags are reset below */

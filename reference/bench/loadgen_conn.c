@@ -283,6 +283,8 @@ bool lg_send_pingreq(lg_run *run, lg_conn *c)
 
 bool lg_pub_can_publish(const lg_run *run, const lg_pub *p)
 {
+    if (run->cfg->count > 0 && run->measuring && run->published_measured >= run->cfg->count)
+        return false;
     return p->conn->state == LG_ST_READY && p->next_seq - p->low < run->cfg->window &&
            p->unacked < 65000u;
 }
