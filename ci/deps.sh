@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages a make target needs, only those missing.
-# Usage: ci/deps.sh build|test|fuzz|bench|broker-bench|coverage ...
+# Usage: ci/deps.sh build|test|fuzz|bench|broker-bench|loadgen-test|coverage ...
 set -euo pipefail
 want=()
 for what in "$@"; do
@@ -11,6 +11,7 @@ for what in "$@"; do
     fuzz)     want+=(clang libclang-rt-14-dev zip python3) ;;
     bench)    want+=(libwslay-dev) ;;
     broker-bench) want+=(make gcc pkg-config libssl-dev mosquitto python3) ;;
+    loadgen-test) want+=(make gcc pkg-config libssl-dev python3 python3-pytest) ;;
     coverage) want+=(gcovr) ;;
     broker-test) want+=(python3 python3-pytest openssl) ;;
     *) echo "deps.sh: unknown set '$what'" >&2; exit 2 ;;

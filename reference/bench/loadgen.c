@@ -555,6 +555,8 @@ static void begin_measure(lg_run *run, lg_times *t, uint64_t now)
 {
     run->measuring = true;
     run->published_measured = run->delivered_measured = 0;
+    for (unsigned i = 0; i < run->npubs; i++)
+        run->pubs[i].seq0 = run->pubs[i].next_seq;
     memset(&run->hist, 0, sizeof run->hist);
     t->t_measure0 = now;
     t->broker_cpu0 = run->cfg->broker_pid ? lg_proc_cpu_s(run->cfg->broker_pid) : -1;

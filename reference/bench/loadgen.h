@@ -103,6 +103,7 @@ typedef struct lg_pub {
     unsigned index;
     unsigned nsubs;       /* subscribers expected to receive each message */
     uint64_t next_seq;    /* messages published */
+    uint64_t seq0;        /* first sequence number published in the measurement */
     uint64_t low;         /* oldest sequence number not yet seen by every subscriber */
     uint32_t *remaining;  /* ring [window]: subscribers yet to see sequence number k */
     uint16_t next_pid;

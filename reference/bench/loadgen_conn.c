@@ -396,7 +396,9 @@ static void on_publish(lg_run *run, lg_conn *c, const mqws_packet *pkt, uint64_t
     c->received++;
     release(run, src, c->next_expected, seq + 1);
     c->next_expected = seq + 1;
-    if (run->measuring) {
+    /* Time-bounded: every delivery inside the window counts. --count: only
+     * the N messages published in the measurement, so the figures are exact. */
+    if (run->measuring && (run->cfg->count == 0 || seq >= src->seq0)) {
         run->delivered_measured++;
         lg_hist_add(&run->hist, now > stamp ? now - stamp : 0);
     }

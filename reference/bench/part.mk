@@ -1,5 +1,6 @@
 # Load generator and the broker benchmark (mqws-broker against Debian mosquitto).
 #   make loadgen        builds build/bin/mqws-loadgen
+#   make test-loadgen   its command line, exit codes and counts (pytest; a stage of make test)
 #   make bench-broker   the A/B comparison (also a stage of `make bench`);
 #                       BENCH_REPS=3 repetitions, BENCH_ONLY=name,name to pick configs
 LOADGEN_SRC := reference/bench/loadgen.c reference/bench/loadgen_conn.c \
@@ -7,10 +8,11 @@ LOADGEN_SRC := reference/bench/loadgen.c reference/bench/loadgen_conn.c \
 LOADGEN_HDR := reference/bench/loadgen.h
 CLANG_CHECK_SRC += $(LOADGEN_SRC)
 BENCH_STAGES += bench-broker
+TEST_STAGES += test-loadgen
 BENCH_REPS ?= 3
 BENCH_ONLY ?=
 
-.PHONY: loadgen bench-broker
+.PHONY: loadgen bench-broker test-loadgen
 
 loadgen: lib
 	@$(MAKE) --no-print-directory $(BUILD)/bin/mqws-loadgen
@@ -27,3 +29,12 @@ bench-broker: deps-build
 	  echo "bench-broker: mqws-broker cannot be built here; measuring mosquitto alone"
 	@$(PYTHON) reference/bench/run_bench.py --bin $(BUILD)/bin --reps $(BENCH_REPS) \
 	  $(if $(BENCH_ONLY),--only $(BENCH_ONLY)) --json-out $(BUILD)/bench/broker.json
+
+# Functional checks, no figures: against mqws-broker (skipped when it cannot be
+# built) and a deliberately lossy broker in the test, which must be caught.
+test-loadgen: deps-build
+	@ci/deps.sh loadgen-test
+	@$(MAKE) --no-print-directory $(BUILD)/bin/mqws-loadgen
+	@$(MAKE) --no-print-directory $(BUILD)/bin/mqws-broker >/dev/null 2>&1 || \
+	  echo "test-loadgen: mqws-broker cannot be built here; its cases are skipped"
+	MQWS_BIN=$(abspath $(BUILD))/bin $(PYTHON) -m pytest -q -p no:cacheprovider reference/bench/tests
