@@ -366,11 +366,12 @@ def main():
 
     mosq_ver = subprocess.run([args.mosquitto, "-h"], stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True).stdout.splitlines()
-    log("bench-broker: %s; brokers: %s; %d repetitions, %.0f s warm-up + %.0f s measured per run"
+    log("bench-broker: %s; brokers: %s; %d repetitions, %g s warm-up + %g s measured per run"
         % (" ".join(shlex.quote(a) for a in sys.argv), ", ".join(use), args.reps, args.warmup,
            args.seconds))
-    log("bench-broker: %s; %d CPUs; each run on a fresh broker, A/B order alternating"
-        % (mosq_ver[0] if mosq_ver else "mosquitto", os.cpu_count() or 0))
+    log("bench-broker: %s; %d CPUs, load average %.1f; each run on a fresh broker, A/B order "
+        "alternating" % (mosq_ver[0] if mosq_ver else "mosquitto", os.cpu_count() or 0,
+                         os.getloadavg()[0]))
 
     t0 = time.monotonic()
     failures = 0
@@ -411,12 +412,14 @@ def main():
     print_tables(cfgs, summary, have_mqws)
     if have_mqws:
         print_targets(cfgs, summary)
-    log("\nbench-broker: %d runs in %.0f s, %d failed. Absolute figures move with machine load; "
-        "compare the ratios." % (len(all_runs), time.monotonic() - t0, failures))
+    log("\nbench-broker: %d runs in %.0f s, %d failed; load average %.1f at the end (other work on "
+        "the CPUs lowers both brokers' figures: compare the ratios)."
+        % (len(all_runs), time.monotonic() - t0, failures, os.getloadavg()[0]))
     if args.json_out:
         os.makedirs(os.path.dirname(os.path.abspath(args.json_out)), exist_ok=True)
         with open(args.json_out, "w") as f:
-            json.dump({"argv": sys.argv, "summary": summary, "runs": all_runs}, f, indent=1)
+            json.dump({"argv": sys.argv, "cpus": os.cpu_count(), "loadavg_end": os.getloadavg(),
+                       "summary": summary, "runs": all_runs}, f, indent=1)
         log("bench-broker: every run and the medians in %s" % args.json_out)
     return 1 if failures else 0
 
