@@ -76,6 +76,7 @@ typedef struct mqws_broker_config {
     uint64_t max_message;
     size_t max_packet;
     size_t max_queue;
+    unsigned slow_reader_ms;  /* queue above half the limit this long: disconnect */
     unsigned max_connections;
     int verbose;
 } mqws_broker_config;
@@ -152,7 +153,9 @@ struct mqws_conn {
     mqws_ws_decoder *trace_dec; /* -v: shadow decoder that reports frame headers */
     uint64_t trace_frame;    /* offset of the last frame traced */
     mqws_core_conn *core;    /* the core's handle, NULL once lost */
-    bool core_blocked;       /* reserve returned NULL: tell the core when drained */
+    bool core_blocked;
+    bool queue_full_logged;
+    uint64_t over_since_ms;  /* send queue above half of --max-queue since, 0: not */       /* reserve returned NULL: tell the core when drained */
     bool core_lost_now;      /* inside mqws_core_conn_lost: its DISCONNECT may still go out */
     bool lost_deferred;      /* close asked from a core callback: report the loss later */
     uint16_t close_code;     /* WebSocket close code sent (0: none) */
@@ -192,6 +195,8 @@ void mqws_tls_free(mqws_broker *b);
 int mqws_tls_start(mqws_conn *c);                 /* SSL for an accepted socket */
 /* one step of the TLS handshake: 1 done, 0 again later, -1 failed (reason set) */
 int mqws_tls_handshake(mqws_conn *c);
+/* the handshake waits for the socket to take its next flight */
+bool mqws_tls_wants_write(const mqws_conn *c);
 /* >0 bytes, 0 EOF, -1 would block, -2 error */
 long mqws_tls_read(mqws_conn *c, void *buf, size_t len);
 long mqws_tls_write(mqws_conn *c, const void *buf, size_t len);

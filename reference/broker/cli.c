@@ -41,15 +41,21 @@ static const char usage_text[] =
     "      --trusted-proxy ADDR[/BITS]  log the X-Forwarded-For address of requests from\n"
     "                          this proxy (repeatable; default: header ignored)\n"
     "Limits (sizes take a k or M suffix):\n"
-    "      --handshake-timeout S  close a connection whose TLS or WebSocket handshake is not\n"
-    "                          complete after S seconds (slowloris; default 10)\n"
+    "      --handshake-timeout S  close a connection whose TLS or WebSocket handshake, or\n"
+    "                          MQTT CONNECT, is not complete after S seconds (slowloris;\n"
+    "                          WebSocket: 408; default 10)\n"
     "      --max-header-bytes N   handshake head limit, 431 beyond (default 8k)\n"
     "      --max-message N        WebSocket message limit, close 1009 beyond (default 16M)\n"
     "      --max-packet-size N    MQTT packet limit, checked on the fixed header: close 1009\n"
     "                          (ws) and DISCONNECT 0x95 (MQTT 5) beyond (default 1M)\n"
-    "      --max-connections N    further connections are closed at accept (default 100000)\n"
+    "      --max-connections N    further connections are closed at accept (ws: 503 first;\n"
+    "                          default 100000)\n"
     "      --max-queue N          per-client send queue: a client that does not read is\n"
-    "                          disconnected when its queue passes N (default 4M)\n"
+    "                          refused more (QoS 0 dropped, QoS 1/2 kept in the session) when\n"
+    "                          its queue would pass N; the client is not read while the queue\n"
+    "                          is above N/2 (default 4M)\n"
+    "      --slow-reader-timeout S  disconnect (close 1008) a client whose queue stays above\n"
+    "                          N/2 for S seconds (default 30)\n"
     "Other:\n"
     "  -v, --verbose           wire trace on stderr: handshake headers, frame headers,\n"
     "                          MQTT packet summaries\n"
@@ -63,7 +69,7 @@ enum {
     OPT_TLS_CERT = 256, OPT_TLS_KEY, OPT_TLS_CA, OPT_WS_ORIGIN, OPT_WS_ANY_PATH,
     OPT_WS_NO_LEGACY, OPT_WS_NO_SUBPROTO, OPT_WS_UNKNOWN_SUBPROTO, OPT_WS_IGNORE_CASE,
     OPT_WS_PING, OPT_TRUSTED_PROXY, OPT_HS_TIMEOUT, OPT_MAX_HEADER, OPT_MAX_MESSAGE,
-    OPT_MAX_PACKET, OPT_MAX_CONN, OPT_MAX_QUEUE
+    OPT_MAX_PACKET, OPT_MAX_CONN, OPT_MAX_QUEUE, OPT_SLOW_READER
 };
 
 static const struct option long_opts[] = {
@@ -85,6 +91,7 @@ static const struct option long_opts[] = {
     {"max-packet-size", required_argument, NULL, OPT_MAX_PACKET},
     {"max-connections", required_argument, NULL, OPT_MAX_CONN},
     {"max-queue", required_argument, NULL, OPT_MAX_QUEUE},
+    {"slow-reader-timeout", required_argument, NULL, OPT_SLOW_READER},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -151,6 +158,7 @@ int mqws_cli_parse(mqws_broker_config *cfg, int argc, char **argv)
     cfg->max_packet = 1024 * 1024;
     cfg->max_queue = 4 * 1024 * 1024;
     cfg->max_connections = 100000;
+    cfg->slow_reader_ms = 30000;
 
     int opt;
     uint64_t v;
@@ -215,6 +223,10 @@ int mqws_cli_parse(mqws_broker_config *cfg, int argc, char **argv)
         case OPT_MAX_QUEUE:
             if (parse_size(optarg, 4096, (uint64_t)1 << 32, &v)) return usage_error("bad --max-queue (4k..4G)", optarg);
             cfg->max_queue = (size_t)v;
+            break;
+        case OPT_SLOW_READER:
+            if (parse_size(optarg, 1, 3600, &v)) return usage_error("bad --slow-reader-timeout (1..3600 s)", optarg);
+            cfg->slow_reader_ms = (unsigned)v * 1000u;
             break;
         case 'v': cfg->verbose++; break;
         case 'h': fputs(usage_text, stdout); return 1;

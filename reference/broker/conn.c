@@ -51,6 +51,15 @@ static void set_interest(mqws_conn *c)
     }
 }
 
+/* The first reason wins; it is copied, as the caller's text (the core's, a stack
+ * buffer) may be gone by the time the close is logged. */
+static void remember_reason(mqws_conn *c, const char *reason)
+{
+    if (c->close_reason || !reason) return;
+    if (reason != c->reason_buf) snprintf(c->reason_buf, sizeof c->reason_buf, "%s", reason);
+    c->close_reason = c->reason_buf;
+}
+
 static void flush_list_add(mqws_conn *c)
 {
     if (c->out_listed) return;
@@ -315,6 +324,8 @@ void mqws_conn_read(mqws_conn *c)
             break; /* closing: input is dropped */
         }
         if (c->read_paused || c->state == MQWS_CONN_DEAD) return;
+        /* own answers piling up: write them first (flush decides on pausing reads) */
+        if (c->out_len - c->out_head > b->cfg.max_queue / 2) return;
         if (!c->ssl && len < MQWS_BROKER_READ_CHUNK) return; /* socket drained */
     }
     /* the fairness bound was reached: let the others run, come back next turn */
@@ -330,7 +341,19 @@ void mqws_conn_on_event(mqws_conn *c, int mask)
             mqws_conn_abort(c, NULL);
             return;
         }
-        if (r == 0) return;
+        if (r == 0) {
+            /* a handshake flight the socket could not take yet waits for writability */
+            bool ww = mqws_tls_wants_write(c);
+            if (ww != c->want_write) {
+                c->want_write = ww;
+                set_interest(c);
+            }
+            return;
+        }
+        if (c->want_write) {
+            c->want_write = false;
+            set_interest(c);
+        }
         if (c->transport == MQWS_TR_WSS) c->state = MQWS_CONN_WS_HANDSHAKE;
         else mqws_conn_open_mqtt(c);
         if (c->state == MQWS_CONN_DEAD) return;
@@ -377,11 +400,12 @@ uint8_t *mqws_conn_reserve(mqws_conn *c, size_t len)
     bool ws = mqws_transport_is_ws(c->transport);
     size_t hdr = ws ? mqws_ws_header_size(len, false) : 0;
     if (!out_room(c, hdr + len, c->broker->cfg.max_queue)) {
-        if (!c->core_blocked)
+        if (!c->queue_full_logged)
             mqws_log("conn %llu %s %s client '%s' send queue full (%zu bytes queued, --max-queue %zu)",
                      cid(c), c->client_addr, mqws_transport_name(c->transport), c->client_id,
                      c->out_len - c->out_head, c->broker->cfg.max_queue);
         c->core_blocked = true;
+        c->queue_full_logged = true; /* again only after the queue drained completely */
         return NULL;
     }
     if (ws) {
@@ -449,6 +473,7 @@ static void flush_one(mqws_conn *c)
     size_t queued = c->out_len - c->out_head;
     if (queued == 0) {
         c->out_head = c->out_len = 0;
+        c->queue_full_logged = false;
         if (c->out_cap > OUT_KEEP) {
             free(c->out);
             c->out = NULL;
@@ -456,6 +481,11 @@ static void flush_one(mqws_conn *c)
         }
     }
     c->want_write = queued > 0;
+    if (queued > b->cfg.max_queue / 2) {
+        if (!c->over_since_ms) c->over_since_ms = b->now_ms;
+    } else {
+        c->over_since_ms = 0;
+    }
     /* a client whose own answers pile up is not read until they drain (backpressure) */
     if (c->state == MQWS_CONN_OPEN) {
         if (!c->read_paused && queued > b->cfg.max_queue / 2) {
@@ -503,7 +533,7 @@ void mqws_conn_close(mqws_conn *c, uint16_t ws_code, const char *reason)
     if (c->state == MQWS_CONN_DEAD || c->state == MQWS_CONN_CLOSING || c->state == MQWS_CONN_DRAIN)
         return;
     mqws_broker *b = c->broker;
-    if (!c->close_reason) c->close_reason = reason;
+    remember_reason(c, reason);
     bool ws_open = mqws_transport_is_ws(c->transport) && c->state == MQWS_CONN_OPEN;
     c->state = MQWS_CONN_CLOSING;
     c->deadline_ms = b->now_ms + CLOSING_FLUSH_MS;
@@ -542,8 +572,8 @@ void mqws_conn_abort(mqws_conn *c, const char *reason)
 {
     if (c->state == MQWS_CONN_DEAD) return;
     mqws_broker *b = c->broker;
-    if (reason && !c->close_reason) c->close_reason = reason;
-    if (c->state == MQWS_CONN_DRAIN) reason = NULL; /* the reason was why it closed */
+    remember_reason(c, reason);
+    if (c->state == MQWS_CONN_DRAIN || reason) reason = NULL; /* log the remembered copy */ /* the reason was why it closed */
     log_close(c, reason);
     c->state = MQWS_CONN_DEAD;
     if (c->core && !b->in_core) mqws_broker_core_lost(c, MQWS_OK);
@@ -579,6 +609,12 @@ void mqws_conn_tick(mqws_conn *c)
 {
     mqws_broker *b = c->broker;
     uint64_t now = b->now_ms;
+    if (c->out && c->out_len == 0 && !c->out_listed) {
+        /* idle for a tick: an idle connection keeps no send buffer */
+        free(c->out);
+        c->out = NULL;
+        c->out_cap = 0;
+    }
     if (c->deadline_ms && now >= c->deadline_ms) {
         switch (c->state) {
         case MQWS_CONN_TLS_HANDSHAKE:
@@ -604,6 +640,16 @@ void mqws_conn_tick(mqws_conn *c)
         default:
             break;
         }
+    }
+    if (c->state == MQWS_CONN_OPEN && c->over_since_ms &&
+        now - c->over_since_ms >= b->cfg.slow_reader_ms) {
+        snprintf(c->reason_buf, sizeof c->reason_buf,
+                 "slow reader: send queue above half of --max-queue (%zu bytes) for %u ms",
+                 b->cfg.max_queue, b->cfg.slow_reader_ms);
+        mqws_log("conn %llu %s %s client '%s' %s", cid(c), c->client_addr,
+                 mqws_transport_name(c->transport), c->client_id, c->reason_buf);
+        mqws_conn_close(c, 1008, c->reason_buf);
+        return;
     }
     if (c->state == MQWS_CONN_OPEN && mqws_transport_is_ws(c->transport) && c->next_ping_ms &&
         now >= c->next_ping_ms) {

@@ -32,8 +32,16 @@ uint64_t mqws_now_ms(void)
 
 static void core_log(void *user, const char *line)
 {
+    /* peer text (topics, client ids) may hold control characters: no forged lines */
+    char safe[1024];
+    size_t o = 0;
     (void)user;
-    mqws_log("%s", line);
+    for (const unsigned char *p = (const unsigned char *)line; *p && o + 5 < sizeof safe; p++) {
+        if (*p < 0x20 || *p == 0x7f) o += (size_t)snprintf(safe + o, sizeof safe - o, "\\x%02x", *p);
+        else safe[o++] = (char)*p;
+    }
+    safe[o] = '\0';
+    mqws_log("%s", safe);
 }
 
 static bool is_listener(const mqws_broker *b, const void *p)
@@ -44,6 +52,18 @@ static bool is_listener(const mqws_broker *b, const void *p)
 
 static void free_dead(mqws_broker *b)
 {
+    if (!b->dead) return;
+    /* the lists that outlive a turn must not keep a connection about to be freed */
+    mqws_conn **pp = &b->read_again;
+    while (*pp) {
+        if ((*pp)->state == MQWS_CONN_DEAD) *pp = (*pp)->read_next;
+        else pp = &(*pp)->read_next;
+    }
+    pp = &b->flush_list;
+    while (*pp) {
+        if ((*pp)->state == MQWS_CONN_DEAD) *pp = (*pp)->flush_next;
+        else pp = &(*pp)->flush_next;
+    }
     while (b->dead) {
         mqws_conn *c = b->dead;
         b->dead = c->next;
@@ -67,7 +87,7 @@ static void run_timers(mqws_broker *b)
 static void turn(mqws_broker *b, int timeout_ms)
 {
     static mqws_poll_event events[256];
-    if (b->read_again) timeout_ms = 0;
+    if (b->read_again || b->flush_list) timeout_ms = 0; /* work left from the last turn */
     int n = mqws_poll_wait(b->poller, events, 256, timeout_ms);
     if (n < 0) {
         mqws_log("epoll_wait: %s", strerror(errno));
@@ -75,12 +95,10 @@ static void turn(mqws_broker *b, int timeout_ms)
     }
     b->now_ms = mqws_now_ms();
     for (int i = 0; i < n; i++) {
+        /* a later event may name a connection closed by an earlier one: it stays
+         * DEAD, not freed, until the end of the turn, and on_event skips it */
         if (is_listener(b, events[i].data)) mqws_listen_accept(b, events[i].data);
         else mqws_conn_on_event(events[i].data, events[i].mask);
-        if (b->dead) {
-            /* a later event may name a connection closed by an earlier one: it is
-             * DEAD (not freed) until the end of the turn, and on_event skips it */
-        }
     }
     mqws_conn *again = b->read_again;
     b->read_again = NULL;

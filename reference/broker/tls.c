@@ -95,6 +95,11 @@ int mqws_tls_handshake(mqws_conn *c)
     return -1;
 }
 
+bool mqws_tls_wants_write(const mqws_conn *c)
+{
+    return c->ssl && SSL_want_write(c->ssl);
+}
+
 long mqws_tls_read(mqws_conn *c, void *buf, size_t len)
 {
     ERR_clear_error();

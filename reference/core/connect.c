@@ -29,7 +29,15 @@ static void send_connack(mqws_core_conn *conn, uint8_t rc, bool session_present,
     p.session_present = session_present;
     if (props)
         p.props = *props;
-    if (core_send(conn, &p) != SEND_OK)
+    core_send_result r = core_send(conn, &p);
+    if (r == SEND_TOO_BIG && p.props.raw_len) {
+        /* The client's Maximum Packet Size leaves no room for our properties
+         * (MQTT-3.1.2-24): the bare CONNACK, the client then assumes defaults. */
+        core_clog(conn, "CONNACK properties dropped: over the client's Maximum Packet Size");
+        memset(&p.props, 0, sizeof p.props);
+        r = core_send(conn, &p);
+    }
+    if (r != SEND_OK)
         core_clog(conn, "CONNACK could not be sent");
 }
 
@@ -125,9 +133,6 @@ mqws_err core_on_connect(mqws_core_conn *conn, const uint8_t *raw, size_t len, u
         if (rc)
             return refuse(conn, rc, MQWS_ERR_ARG, "authentication failed");
     }
-    if (c->st.clients >= cfg->max_connections)
-        return refuse(conn, 0x97, MQWS_ERR_ARG, "connection limit reached");
-
     char assigned[40] = "";
     mqws_str id = cn->client_id;
     if (id.len == 0) {
@@ -136,11 +141,20 @@ mqws_err core_on_connect(mqws_core_conn *conn, const uint8_t *raw, size_t len, u
         id = mqws_str_c(assigned);
     }
     core_session *s = core_session_find(c, id);
-    if (s && s->conn)
+    bool takeover = s && s->conn; /* frees a connection slot */
+    if (c->st.clients - (takeover ? 1u : 0u) >= cfg->max_connections)
+        return refuse(conn, 0x97, MQWS_ERR_ARG, "connection limit reached");
+    if (takeover)
         take_over(s->conn, now);
     s = core_session_find(c, id); /* the takeover may have ended it */
     if (!s && c->st.sessions >= cfg->max_sessions)
         return refuse(conn, 0x97, MQWS_ERR_ARG, "session limit reached");
+
+    mqws_prop pfi;
+    if (v5 && cn->will &&
+        mqws_props_get(&cn->will_props, MQWS_PROP_PAYLOAD_FORMAT_INDICATOR, &pfi) && pfi.u32 == 1 &&
+        mqws_utf8_validate(cn->will_payload.ptr, cn->will_payload.len, true, NULL) != MQWS_OK)
+        return refuse(conn, 0x99, MQWS_ERR_MQTT_UTF8, "Will Payload is not UTF-8 as announced");
 
     core_will will = {0};
     if (cn->will && !core_will_from_connect(conn, cn, &will))
@@ -169,6 +183,7 @@ mqws_err core_on_connect(mqws_core_conn *conn, const uint8_t *raw, size_t len, u
     }
     s->conn = conn;
     conn->s = s;
+    snprintf(conn->client_id, sizeof conn->client_id, "%s", s->client_id);
     s->version = conn->version;
     s->expiry_s = expiry;
     s->will = will;

@@ -128,7 +128,7 @@ void core_clog(mqws_core_conn *conn, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    const char *id = conn->s ? conn->s->client_id : "-";
+    const char *id = conn->s ? conn->s->client_id : conn->client_id[0] ? conn->client_id : "-";
     snprintf(line, sizeof line, "%s %s client '%.100s': %s", conn->peer, conn->transport, id, msg);
     c->cfg.log(c->cfg.log_user, line);
 }
@@ -240,10 +240,7 @@ void mqws_core_conn_writable(mqws_core_conn *conn, uint64_t now_ms)
         return;
     conn->blocked = false;
     conn->dropping = false;
-    if (conn->resend_pending)
-        core_session_resend(conn->s, now_ms);
-    else
-        core_session_pump(conn->s, now_ms);
+    core_session_pump(conn->s, now_ms);
 }
 
 /* Transport-level errors a 5.0 client is told about before the close. */

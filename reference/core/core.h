@@ -211,10 +211,11 @@ void mqws_core_conn_writable(mqws_core_conn *conn, uint64_t now_ms);
 void mqws_core_conn_lost(mqws_core_conn *conn, mqws_err why, uint64_t now_ms);
 
 /**
- * Fires due timers: keepalive (1.5 x Keep Alive without a packet from the client:
- * will sent, connection closed), delayed wills, session expiry, message expiry of
- * queued messages. Cheap when nothing is due (one pass over connections and
- * sessions).
+ * Fires due timers: CONNECT timeout, keepalive (1.5 x Keep Alive without a packet
+ * from the client: 5.0 DISCONNECT 0x8D, will sent, connection closed), delayed
+ * wills, session expiry. (Queued messages past their Message Expiry Interval are
+ * dropped when their turn to be sent comes.) One pass over connections and
+ * sessions: O(connections + sessions), hence the MQWS_CORE_TICK_MIN_MS floor.
  * @return the next time (ms) tick wants to run, never sooner than
  *         now_ms + MQWS_CORE_TICK_MIN_MS; UINT64_MAX when nothing is pending.
  *         Any other core call may bring the next deadline forward: call

@@ -65,6 +65,7 @@ typedef struct core_out {
     uint8_t qos;    /* min(publish QoS, subscription QoS) */
     bool retain;    /* retain flag to send */
     uint8_t state;
+    bool unsent;    /* in flight from an earlier connection, not yet sent again */
     uint16_t pid;
     uint32_t nsubids;
     uint32_t subids[]; /* 5.0 Subscription Identifiers of the matching subscriptions */
@@ -86,6 +87,7 @@ typedef struct core_sub {
     bool wild;
     uint8_t options;  /* 5.0 subscription options; 3.1.1: QoS */
     uint32_t sub_id;  /* 0: none */
+    uint64_t retain_epoch; /* the SUBSCRIBE that last asked for retained messages */
     size_t filter_len;
     char filter[];    /* NUL-terminated */
 } core_sub;
@@ -109,6 +111,7 @@ typedef struct core_session {
     core_outq inflight;       /* server to client, sent and not yet acknowledged */
     core_outq queue;          /* server to client, waiting for the window */
     uint64_t queued_bytes;
+    uint32_t nunsent;         /* in-flight entries still to be sent again after a resume */
     uint16_t next_pid;
     uint16_t *rx_qos2;        /* client to server QoS 2 ids received, PUBREL not yet */
     uint32_t nrx_qos2, rx_qos2_cap;
@@ -129,13 +132,13 @@ struct mqws_core_conn {
     void *user;
     char peer[64];
     char transport[8];
+    char client_id[64];    /* for log lines after the session is detached */
     uint8_t state;
     uint8_t version;
     bool blocked;          /* reserve returned NULL for a PUBLISH: wait for writable */
     bool dropping;         /* QoS 0 drops logged once per blocked episode */
     bool ended;            /* session detached, will handled */
     bool normal_disconnect;
-    bool resend_pending;   /* session resume interrupted by a full send buffer */
     uint64_t opened_ms;
     uint64_t last_rx_ms;
     uint64_t keepalive_ms; /* 1.5 x Keep Alive; 0: none */

@@ -84,6 +84,14 @@ void core_retain_deliver(mqws_core *c, core_session *s, const core_sub *sub, uin
     for (size_t i = 0; i < c->retained.nb; i++) {
         core_hnode *n = c->retained.b[i];
         while (n) {
+            /* nothing more can reach this client now: stop scanning */
+            mqws_core_conn *conn = s->conn;
+            if (!conn || conn->state != CONN_ACTIVE ||
+                (conn->blocked && s->queue.n >= c->cfg.max_queued)) {
+                core_log(c, "session '%.100s': retained messages for '%.100s' cut short: "
+                         "the client does not read", s->client_id, sub->filter);
+                return;
+            }
             core_retained *r = (core_retained *)n;
             n = n->next;
             if (r->m->has_expiry && now >= r->m->expire_at_ms) { /* MQTT-3.3.2-5 */

@@ -62,6 +62,11 @@ void core_send_ack_packet(mqws_core_conn *conn, const mqws_packet *p)
         conn->core->st.dropped++;
         core_conn_end(conn, true, conn->last_rx_ms);
         core_close(conn, MQWS_CORE_CLOSE_POLICY, "slow consumer");
+    } else if (r == SEND_TOO_BIG) {
+        /* e.g. a SUBACK for thousands of filters: it cannot be cut, and the client
+         * cannot go on without it */
+        core_fail(conn, MQWS_ERR_MQTT_TOO_LARGE, 0x83, MQWS_CORE_CLOSE_POLICY,
+                  "reply larger than the client's Maximum Packet Size", conn->last_rx_ms);
     }
 }
 

@@ -125,6 +125,8 @@ static core_out *inflight_take(core_session *s, uint16_t pid, uint8_t state)
 
 static void out_free(core_session *s, core_out *o)
 {
+    if (o->unsent)
+        s->nunsent--;
     s->queued_bytes -= core_msg_bytes(o->m);
     core_msg_unref(o->m);
     free(o);
@@ -258,15 +260,44 @@ static uint16_t next_pid(core_session *s)
     }
 }
 
+static core_send_result send_pubrel(mqws_core_conn *conn, uint16_t pid, uint8_t rc);
+
+/* Resumed in-flight entries first, each when the window has room for it: the
+ * new connection's Receive Maximum may be smaller than the old one's. */
+static bool resend_unsent(core_session *s, uint32_t window, uint64_t now)
+{
+    mqws_core_conn *conn = s->conn;
+    for (core_out *o = s->inflight.head; o && s->nunsent; o = o->next) {
+        if (!o->unsent)
+            continue;
+        if (s->inflight.n - s->nunsent >= window)
+            return false;
+        core_send_result r =
+            o->state == OUT_WAIT_COMP
+                ? send_pubrel(conn, o->pid, 0)
+                : send_publish(conn, o->m, o->qos, o->retain, true, o->pid, o->subids,
+                               o->nsubids, now); /* DUP (MQTT-3.3.1-1) */
+        if (r == SEND_FULL) {
+            conn->blocked = true;
+            return false;
+        }
+        o->unsent = false;
+        s->nunsent--;
+    }
+    return s->nunsent == 0;
+}
+
 void core_session_pump(core_session *s, uint64_t now)
 {
     mqws_core_conn *conn = s->conn;
-    if (!conn || conn->state != CONN_ACTIVE || conn->blocked || conn->resend_pending)
+    if (!conn || conn->state != CONN_ACTIVE || conn->blocked)
         return;
     mqws_core *c = conn->core;
     uint32_t window = c->cfg.max_inflight;
     if (conn->client_receive_max && conn->client_receive_max < window)
         window = conn->client_receive_max;
+    if (s->nunsent && !resend_unsent(s, window, now))
+        return;
     while (s->queue.head && s->inflight.n < window) {
         core_out *o = outq_pop(&s->queue);
         if (expired(o->m, now)) { /* MQTT-3.3.2-5 */
@@ -306,22 +337,11 @@ static core_send_result send_pubrel(mqws_core_conn *conn, uint16_t pid, uint8_t 
 
 void core_session_resend(core_session *s, uint64_t now)
 {
-    mqws_core_conn *conn = s->conn;
-    if (!conn || conn->state != CONN_ACTIVE)
-        return;
-    conn->resend_pending = false;
-    for (core_out *o = s->inflight.head; o; o = o->next) {
-        core_send_result r =
-            o->state == OUT_WAIT_COMP
-                ? send_pubrel(conn, o->pid, 0)
-                : send_publish(conn, o->m, o->qos, o->retain, true, o->pid, o->subids,
-                               o->nsubids, now);
-        if (r == SEND_FULL) { /* resumed from the start on writable */
-            conn->resend_pending = true;
-            conn->blocked = true;
-            return;
+    for (core_out *o = s->inflight.head; o; o = o->next)
+        if (!o->unsent) {
+            o->unsent = true;
+            s->nunsent++;
         }
-    }
     core_session_pump(s, now);
 }
 
@@ -360,8 +380,12 @@ void core_on_pubrec(mqws_core_conn *conn, const mqws_packet *p, uint64_t now)
     }
     o->state = OUT_WAIT_COMP;
     outq_push(&s->inflight, o);
-    if (send_pubrel(conn, o->pid, 0) == SEND_FULL) {
-        conn->resend_pending = true;
+    bool full = send_pubrel(conn, o->pid, 0) == SEND_FULL;
+    if (o->unsent) /* acknowledged before its resend came */
+        s->nunsent--;
+    o->unsent = full; /* PUBREL sent again after writable */
+    if (full) {
+        s->nunsent++;
         conn->blocked = true;
     }
 }

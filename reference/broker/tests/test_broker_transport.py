@@ -386,6 +386,24 @@ def test_connect_in_one_byte_frames(broker):
     sock.close()
 
 
+def test_several_packets_in_one_frame(broker):
+    sock, _ = ws_open(broker.port("ws"))
+    sock.sendall(ws_frame(mqtt_connect("many") + mqtt_subscribe(1, "many/t") +
+                          mqtt_publish("many/t", b"m", qos=1, pid=7) + PINGREQ))
+    answers = [ws_read_frame(sock)[1] for _ in range(5)]
+    assert answers[0][:1] == b"\x20"
+    assert answers[1][:1] == b"\x90"
+    rest = sorted(answers[2:])
+    assert rest == sorted([b"\x40\x02\x00\x07", mqtt_publish("many/t", b"m"), PINGRESP]), rest
+    # and packets straddling frames: half a PUBLISH, then its end with a PINGREQ
+    pkt = mqtt_publish("many/t", b"straddle")
+    sock.sendall(ws_frame(pkt[:5]))
+    sock.sendall(ws_frame(pkt[5:] + PINGREQ))
+    got = sorted(ws_read_frame(sock)[1] for _ in range(2))
+    assert got == sorted([pkt, PINGRESP])
+    sock.close()
+
+
 def test_100mb_remaining_length_refused_ws(broker):
     sock = ws_mqtt_session(broker.port("ws"), "huge-ws")
     sock.sendall(ws_frame(b"\x30" + varint(100 * 1024 * 1024) + b"\x00\x01t"))
@@ -400,6 +418,14 @@ def test_100mb_remaining_length_refused_tcp(broker):
     assert recv_exact(sock, 4) == b"\x20\x02\x00\x00"
     sock.sendall(b"\x30" + varint(100 * 1024 * 1024) + b"\x00\x01t")
     assert recv_all(sock) == b""
+    sock.close()
+
+
+def test_huge_frame_length_1009(broker):
+    sock = ws_mqtt_session(broker.port("ws"), "huge-frame")
+    # a binary frame announcing 2^40 bytes: refused on its header (--max-message)
+    sock.sendall(bytes([0x82, 0x80 | 127]) + struct.pack("!Q", 1 << 40) + os.urandom(4))
+    assert ws_read_close(sock) == 1009
     sock.close()
 
 
@@ -430,6 +456,46 @@ def test_pub_sub_over_ws_and_tcp(broker):
     sub.close()
 
 
+@pytest.fixture(scope="module")
+def options_broker(tmpdir_module):
+    b = Broker(BROKER, listen_args("ws") +
+               ["--trusted-proxy", "127.0.0.0/8", "--ws-ping-interval", "1", "--ws-no-legacy",
+                "--ws-any-path"], tmpdir_module)
+    yield b
+    assert b.stop() == 0
+
+
+def test_server_pings_idle_clients(options_broker):
+    sock = ws_mqtt_session(options_broker.port("ws"), "idle")
+    t0 = time.monotonic()
+    op, payload = ws_read_frame(sock)
+    assert op == 9 and 0.8 < time.monotonic() - t0 < 3
+    sock.sendall(ws_frame(payload, opcode=10))
+    sock.close()
+
+
+def test_forwarded_for_from_trusted_proxy(options_broker, broker):
+    sock, _ = ws_open(options_broker.port("ws"), extra="X-Forwarded-For: 198.51.100.1, 203.0.113.7\r\n")
+    sock.close()
+    time.sleep(0.1)
+    assert "client address 203.0.113.7" in options_broker.read_log()
+    # the default broker trusts no proxy: the header is ignored
+    sock, _ = ws_open(broker.port("ws"), extra="X-Forwarded-For: 192.0.2.99\r\n")
+    sock.close()
+    time.sleep(0.1)
+    assert "192.0.2.99" not in broker.read_log()
+
+
+def test_no_legacy_option_refuses_mqttv31(options_broker):
+    head, _ = refused(options_broker.port("ws"), protocols="mqttv3.1")
+    assert head.startswith("HTTP/1.1 400"), head
+
+
+def test_any_path_option(options_broker):
+    sock, _ = ws_open(options_broker.port("ws"), path="/anything/else")
+    sock.close()
+
+
 # ---------------------------------------------------------------- TLS
 
 @pytest.fixture(scope="module")
@@ -456,7 +522,8 @@ def pki(tmpdir_module):
 def tls_broker(tmpdir_module, pki):
     b = Broker(BROKER, listen_args("tls", "wss") +
                ["--tls-cert", os.path.join(pki, "server.pem"),
-                "--tls-key", os.path.join(pki, "server.key")], tmpdir_module)
+                "--tls-key", os.path.join(pki, "server.key"), "--handshake-timeout", "1"],
+               tmpdir_module)
     yield b
     assert b.stop() == 0
 
@@ -486,6 +553,18 @@ def test_wss_connect(tls_broker, pki):
     sock.close()
 
 
+def test_tls_handshake_timeout(tls_broker):
+    for scheme in ("tls", "wss"):
+        sock = connect_tcp(tls_broker.port(scheme))
+        sock.sendall(b"\x16\x03\x01")  # the start of a ClientHello, then nothing
+        t0 = time.monotonic()
+        assert recv_all(sock) == b""
+        assert 0.8 < time.monotonic() - t0 < 4
+        sock.close()
+    assert "TLS handshake timeout" in tls_broker.read_log()
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_tls_refuses_tls11(tls_broker, pki):
     ctx = client_ctx(pki)
     ctx.minimum_version = ssl.TLSVersion.TLSv1
@@ -525,6 +604,67 @@ def test_sigterm_exits_0_with_clients(tmpdir_module):
     assert "shutting down" in b.read_log() if not b.log.closed else True
 
 
+def test_max_connections(tmpdir_module):
+    b = Broker(BROKER, listen_args("tcp", "ws") + ["--max-connections", "2"], tmpdir_module)
+    try:
+        first = ws_mqtt_session(b.port("ws"), "one")
+        second = connect_tcp(b.port("tcp"))
+        second.sendall(mqtt_connect("two"))
+        assert recv_exact(second, 4) == b"\x20\x02\x00\x00"
+        third = connect_tcp(b.port("ws"))
+        assert recv_all(third).startswith(b"HTTP/1.1 503")
+        fourth = connect_tcp(b.port("tcp"))
+        assert recv_all(fourth) == b""
+        ws_ping_roundtrip(first)
+        for s in (first, second, third, fourth):
+            s.close()
+        assert "--max-connections reached" in b.read_log()
+    finally:
+        assert b.stop() == 0
+
+
+def test_ipv6_loopback_listener(tmpdir_module):
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6")
+    try:
+        probe = socket.socket(socket.AF_INET6)
+        probe.bind(("::1", 0))
+        probe.close()
+    except OSError:
+        pytest.skip("::1 not available")
+    proc = subprocess.Popen([BROKER, "--listen", "ws://[::1]:0/mqtt"], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL)
+    try:
+        line = proc.stdout.readline().decode().strip()
+        m = re.match(r"listening ws://\[::1\]:(\d+)/mqtt$", line)
+        assert m, line
+        sock = socket.create_connection(("::1", int(m.group(1))), timeout=TIMEOUT)
+        req, _ = upgrade_request(int(m.group(1)))
+        sock.sendall(req)
+        assert recv_head(sock)[0].startswith("HTTP/1.1 101")
+        sock.close()
+    finally:
+        os.kill(proc.pid, signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+        proc.stdout.close()
+
+
+def test_verbose_wire_trace(tmpdir_module):
+    b = Broker(BROKER, listen_args("ws") + ["-v"], tmpdir_module)
+    try:
+        sock = ws_mqtt_session(b.port("ws"), "traced")
+        ws_ping_roundtrip(sock)
+        sock.close()
+        time.sleep(0.2)
+        log = b.read_log()
+    finally:
+        assert b.stop() == 0
+    for needle in ("http rx: GET /mqtt HTTP/1.1", "http rx: Sec-WebSocket-Protocol: mqtt",
+                   "http tx: HTTP/1.1 101 Switching Protocols", "ws rx frame binary fin len=",
+                   "ws tx frame binary fin len=4", "in CONNECT", "out CONNACK", "in PINGREQ"):
+        assert needle in log, needle
+
+
 def test_usage_errors_exit_2():
     for args in (["--bogus"], ["--listen", "http://x:1"], ["--listen", "tls://127.0.0.1:0"],
                  ["--max-packet-size", "abc"]):
@@ -555,7 +695,8 @@ def test_hostile_clients_under_asan(tmpdir_module):
     if not os.path.exists(BROKER_ASAN):
         pytest.fail("build-asan/bin/mqws-broker missing: run make broker-asan")
     b = Broker(BROKER_ASAN, listen_args("tcp", "ws") +
-               ["--handshake-timeout", "2", "--max-queue", "256k", "--max-packet-size", "256k"],
+               ["--handshake-timeout", "2", "--max-queue", "256k", "--max-packet-size", "256k",
+                "--slow-reader-timeout", "1"],
                tmpdir_module, env=ASAN_ENV)
     port = b.port("ws")
     good = ws_mqtt_session(port, "good")
@@ -648,33 +789,57 @@ def test_hostile_clients_under_asan(tmpdir_module):
         assert ws_read_close(s) == 1009
         s.close()
         ws_ping_roundtrip(good)
+        # ... and 20000 topics that fit in the packet limit: the core's subscription limit
+        entries = b"".join(struct.pack("!H", len(b"m/%d" % i)) + b"m/%d" % i + b"\x00"
+                           for i in range(20000))
+        s = ws_mqtt_session(port, "subscriber-many")
+        s.sendall(ws_frame(b"\x82" + varint(2 + len(entries)) + b"\x00\x07" + entries))
+        op, suback = ws_read_frame(s)
+        assert op == 2 and suback[0] == 0x90
+        codes = suback[len(varint(len(suback) - 1)) + 3:]
+        assert len(codes) == 20000 and codes.count(0x80) > 0, codes.count(0x80)
+        s.close()
+        ws_ping_roundtrip(good)
 
         # a slow reader that never drains: subscribed to a busy topic
         slow = ws_mqtt_session(port, "slow")
-        slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         slow.sendall(ws_frame(mqtt_subscribe(1, "flood/#")))
         time.sleep(0.2)
         pub = connect_tcp(b.port("tcp"))
         pub.sendall(mqtt_connect("flooder"))
         assert recv_exact(pub, 4) == b"\x20\x02\x00\x00"
-        msg = mqtt_publish("flood/x", b"z" * 16000)
-        for _ in range(1000):  # 16 MB towards a reader that takes nothing
-            pub.sendall(msg)
+        burst = mqtt_publish("flood/x", b"z" * 16000) * 64
+        for _ in range(32):  # 32 MB towards a reader that takes nothing
+            pub.sendall(burst)
         pub.sendall(PINGREQ)
         assert recv_exact(pub, 2) == PINGRESP
         ws_ping_roundtrip(good)
         # ... and one that floods pings without reading the pongs
         pinger = ws_mqtt_session(port, "pinger")
-        pinger.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        pinger.settimeout(0.5)
+        pinger.settimeout(1.0)
+        pings = ws_frame(b"p" * 125, opcode=9) * 1000
         try:
-            for _ in range(100000):
-                pinger.send(ws_frame(b"p" * 125, opcode=9))
+            for _ in range(200):  # up to 26 MB of pings, 25 MB of pongs nobody reads
+                pinger.sendall(pings)
         except (socket.timeout, ConnectionError, BrokenPipeError):
             pass  # the broker stopped reading it (backpressure) or closed it
         ws_ping_roundtrip(good)
+        # both are disconnected with close 1008: the subscriber after --slow-reader-timeout
+        # (its queue stays above half the limit), the pinger then or when its pongs
+        # overflow the queue
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            log = b.read_log()
+            if "client 'slow' slow reader" in log and \
+                    re.search(r"client 'pinger' closed .*\(close 1008\)", log):
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail("slow readers not disconnected:\n" + b.read_log()[-2000:])
+        ws_ping_roundtrip(good)
 
         rss1 = b.rss_kb()
+        print("broker RSS %d kB -> %d kB" % (rss0, rss1))
         assert rss1 - rss0 < 96 * 1024, "RSS grew from %d to %d kB" % (rss0, rss1)
         for sock in (slow, pub, pinger):
             sock.close()

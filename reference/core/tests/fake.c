@@ -213,6 +213,25 @@ mqws_err fake_publish_dup(fake_conn *fc, const char *topic, const char *payload,
     return publish(fc, topic, payload, qos, pid, false, true, NULL, now);
 }
 
+mqws_err fake_subscribe_send(fake_conn *fc, const char *filter, uint8_t options, uint16_t pid,
+                             const mqws_props *props, uint64_t now)
+{
+    uint8_t list[512];
+    size_t n = 0;
+    assert_int_equal(mqws_list_append_sub(list, sizeof list, &n, mqws_str_c(filter), true, options),
+                     MQWS_OK);
+    mqws_packet p;
+    memset(&p, 0, sizeof p);
+    p.type = MQWS_SUBSCRIBE;
+    p.packet_id = pid;
+    p.list.raw = list;
+    p.list.raw_len = n;
+    p.list.count = 1;
+    if (props)
+        p.props = *props;
+    return fake_feed(fc, &p, now);
+}
+
 uint8_t fake_subscribe(fake_conn *fc, const char *filter, uint8_t options, uint16_t pid,
                        const mqws_props *props, uint64_t now)
 {

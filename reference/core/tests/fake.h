@@ -12,7 +12,7 @@
 
 #include "../core.h"
 
-#define FAKE_OUT_CAP (4u << 20)
+#define FAKE_OUT_CAP (256u << 10)
 
 typedef struct fake_conn {
     mqws_core *core;
@@ -71,6 +71,9 @@ mqws_err fake_publish_dup(fake_conn *fc, const char *topic, const char *payload,
 /* SUBSCRIBE one filter; returns the SUBACK reason code. */
 uint8_t fake_subscribe(fake_conn *fc, const char *filter, uint8_t options, uint16_t pid,
                        const mqws_props *props, uint64_t now);
+/* SUBSCRIBE without expectations (the result of conn_packet). */
+mqws_err fake_subscribe_send(fake_conn *fc, const char *filter, uint8_t options, uint16_t pid,
+                             const mqws_props *props, uint64_t now);
 mqws_err fake_ack(fake_conn *fc, mqws_packet_type t, uint16_t pid, uint64_t now);
 
 /* Payload of a PUBLISH as a C string (static buffer). */

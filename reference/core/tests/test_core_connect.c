@@ -369,9 +369,15 @@ static void connection_limit(void **state)
     o.version = 4;
     assert_int_equal(fake_connect(core, &d, &o, 0).reason_code, 0x03);
     assert_true(fake_log_has("connection limit"));
+    /* a takeover does not need a second slot */
+    fake_conn e;
+    o.client_id = "a";
+    assert_int_equal(fake_connect(core, &e, &o, 0).reason_code, 0);
+    assert_true(a.closed);
     fake_done(&a, 1);
     fake_done(&b, 1);
     fake_done(&d, 1);
+    fake_done(&e, 1);
     mqws_core_free(core);
 }
 

@@ -203,6 +203,37 @@ static void properties_passed_through(void **state)
     mqws_core_free(core);
 }
 
+static void payload_format_invalid(void **state)
+{
+    (void)state;
+    mqws_core *core = fake_core(NULL);
+    fake_conn p, s;
+    pair(core, &p, &s, 5, 5);
+    fake_subscribe(&s, "t", 2, 1, NULL, 0);
+    uint8_t b[8];
+    mqws_props utf8 = one_int(b, sizeof b, MQWS_PROP_PAYLOAD_FORMAT_INDICATOR, 1);
+    fake_publish(&p, "t", "\xff\xfe", 1, 1, false, &utf8, 1);
+    assert_int_equal(fake_expect(&p, MQWS_PUBACK).reason_code, 0x99);
+    fake_publish(&p, "t", "\xc0\x80", 2, 2, false, &utf8, 1);
+    assert_int_equal(fake_expect(&p, MQWS_PUBREC).reason_code, 0x99);
+    fake_publish(&p, "t", "\xff", 0, 0, false, &utf8, 1);
+    fake_expect_none(&s);
+    fake_expect_none(&p);
+    fake_publish(&p, "t", "caf\xc3\xa9", 1, 3, false, &utf8, 1);
+    assert_int_equal(fake_expect(&p, MQWS_PUBACK).reason_code, 0);
+    mqws_packet m = fake_expect(&s, MQWS_PUBLISH);
+    assert_true(mqws_props_get(&m.props, MQWS_PROP_PAYLOAD_FORMAT_INDICATOR, NULL));
+    /* a Will Payload announced as UTF-8 that is not: CONNACK 0x99 */
+    fake_conn w;
+    fake_connect_opts wo = {.version = 5, .client_id = "w", .clean = true, .will_topic = "x",
+                            .will_payload = "\xff", .will_props = &utf8};
+    assert_int_equal(fake_connect(core, &w, &wo, 2).reason_code, 0x99);
+    fake_done(&w, 3);
+    fake_done(&p, 3);
+    fake_done(&s, 3);
+    mqws_core_free(core);
+}
+
 static void message_expiry(void **state)
 {
     (void)state;
@@ -347,6 +378,30 @@ static void packet_too_large(void **state)
     assert_string_equal(fake_payload(&m), "small"); /* MQTT-3.1.2-25: the large one dropped */
     fake_expect_none(&s);
     assert_true(fake_log_has("Maximum Packet Size"));
+    /* a SUBACK over it cannot be sent: DISCONNECT 0x83, closed; the CONNACK
+     * properties did not fit either, the bare CONNACK went */
+    fake_conn t;
+    uint8_t tb[8];
+    mqws_props tiny = one_int(tb, sizeof tb, MQWS_PROP_MAXIMUM_PACKET_SIZE, 20);
+    fake_connect_opts to = {.version = 5, .client_id = "t", .clean = true, .props = &tiny};
+    mqws_packet ack = fake_connect(core, &t, &to, 1);
+    assert_int_equal(ack.reason_code, 0);
+    assert_int_equal(ack.props.raw_len, 0);
+    static uint8_t list[64 * 4];
+    size_t n = 0;
+    for (int i = 0; i < 20; i++)
+        mqws_list_append_sub(list, sizeof list, &n, mqws_str_c("x"), true, 0);
+    mqws_packet sp;
+    memset(&sp, 0, sizeof sp);
+    sp.type = MQWS_SUBSCRIBE;
+    sp.packet_id = 3;
+    sp.list.raw = list;
+    sp.list.raw_len = n;
+    sp.list.count = 20;
+    fake_feed(&t, &sp, 1);
+    assert_int_equal(fake_expect(&t, MQWS_DISCONNECT).reason_code, 0x83);
+    assert_true(t.closed);
+    fake_done(&t, 2);
     /* a packet over our maximum: DISCONNECT 0x95, close 1009 */
     char big[200];
     memset(big, 'x', sizeof big - 1);
@@ -395,6 +450,7 @@ int main(void)
         cmocka_unit_test(no_local),
         cmocka_unit_test(shared_subscription_refused),
         cmocka_unit_test(properties_passed_through),
+        cmocka_unit_test(payload_format_invalid),
         cmocka_unit_test(message_expiry),
         cmocka_unit_test(queue_overflow),
         cmocka_unit_test(too_many_subscriptions),

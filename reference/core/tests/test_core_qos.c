@@ -235,6 +235,54 @@ static void inflight_window_receive_maximum(void **state)
     mqws_core_free(core);
 }
 
+static void resume_with_smaller_receive_maximum(void **state)
+{
+    (void)state;
+    mqws_core *core = fake_core(NULL);
+    uint8_t pb[16];
+    mqws_props_builder b = {pb, sizeof pb, 0, MQWS_OK};
+    mqws_props_add_int(&b, MQWS_PROP_SESSION_EXPIRY_INTERVAL, 100);
+    mqws_props_add_int(&b, MQWS_PROP_RECEIVE_MAXIMUM, 3);
+    mqws_props props3 = mqws_props_from_builder(&b);
+    fake_conn s, p;
+    fake_connect_opts so = {.version = 5, .client_id = "s", .clean = true, .props = &props3};
+    fake_connect(core, &s, &so, 0);
+    fake_subscribe(&s, "t", 1, 1, NULL, 0);
+    fake_connect_opts po = {.version = 4, .client_id = "p", .clean = true};
+    fake_connect(core, &p, &po, 0);
+    for (uint16_t i = 1; i <= 4; i++) {
+        fake_publish(&p, "t", "m", 1, i, false, NULL, 1);
+        fake_expect(&p, MQWS_PUBACK);
+    }
+    uint16_t ids[3];
+    for (int i = 0; i < 3; i++)
+        ids[i] = fake_expect(&s, MQWS_PUBLISH).packet_id;
+    fake_expect_none(&s);
+    fake_done(&s, 2);
+    /* back with Receive Maximum 1: one message in flight at a time (MQTT-3.3.4-7) */
+    uint8_t pb1[16];
+    mqws_props_builder b1 = {pb1, sizeof pb1, 0, MQWS_OK};
+    mqws_props_add_int(&b1, MQWS_PROP_SESSION_EXPIRY_INTERVAL, 100);
+    mqws_props_add_int(&b1, MQWS_PROP_RECEIVE_MAXIMUM, 1);
+    mqws_props props1 = mqws_props_from_builder(&b1);
+    so.clean = false;
+    so.props = &props1;
+    assert_true(fake_connect(core, &s, &so, 3).session_present);
+    for (int i = 0; i < 3; i++) {
+        mqws_packet m = fake_expect(&s, MQWS_PUBLISH);
+        assert_true(m.publish.dup);
+        assert_int_equal(m.packet_id, ids[i]);
+        fake_expect_none(&s);
+        fake_ack(&s, MQWS_PUBACK, m.packet_id, 4);
+    }
+    mqws_packet m = fake_expect(&s, MQWS_PUBLISH); /* the fourth, never sent before */
+    assert_false(m.publish.dup);
+    fake_expect_none(&s);
+    fake_done(&s, 5);
+    fake_done(&p, 5);
+    mqws_core_free(core);
+}
+
 static void receive_maximum_exceeded(void **state)
 {
     (void)state;
@@ -300,6 +348,7 @@ int main(void)
         cmocka_unit_test(qos2_pubrel_unknown_v5),
         cmocka_unit_test(qos2_outbound_resume),
         cmocka_unit_test(inflight_window_receive_maximum),
+        cmocka_unit_test(resume_with_smaller_receive_maximum),
         cmocka_unit_test(receive_maximum_exceeded),
         cmocka_unit_test(slow_reader),
     };
