@@ -88,13 +88,17 @@ class Broker:
         self.log_path = os.path.join(tmp, "%s.log" % kind)
 
     def start(self):
-        logf = open(self.log_path, "ab")
-        try:
-            if self.kind == "mqws":
-                return self._start_mqws(logf)
-            return self._start_mosquitto(logf)
-        finally:
-            logf.close()
+        # mosquitto's ports are picked free and then released, so another process
+        # may take one first: try again with new ones.
+        for _ in range(3):
+            logf = open(self.log_path, "ab")
+            try:
+                ok = self._start_mqws(logf) if self.kind == "mqws" else self._start_mosquitto(logf)
+            finally:
+                logf.close()
+            if ok:
+                return True
+        return False
 
     def _start_mqws(self, logf):
         exe = os.path.join(self.bindir, "mqws-broker")
