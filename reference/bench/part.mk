@@ -6,7 +6,8 @@
 LOADGEN_SRC := reference/bench/loadgen.c reference/bench/loadgen_conn.c \
                reference/bench/loadgen_stats.c
 LOADGEN_HDR := reference/bench/loadgen.h
-CLANG_CHECK_SRC += $(LOADGEN_SRC)
+LOADGEN_TEST_SRC := reference/bench/tests/test_loadgen_hist.c
+CLANG_CHECK_SRC += $(LOADGEN_SRC) $(LOADGEN_TEST_SRC)
 BENCH_STAGES += bench-broker
 TEST_STAGES += test-loadgen
 BENCH_REPS ?= 3
@@ -30,11 +31,18 @@ bench-broker: deps-build
 	@$(PYTHON) reference/bench/run_bench.py --bin $(BUILD)/bin --reps $(BENCH_REPS) \
 	  $(if $(BENCH_ONLY),--only $(BENCH_ONLY)) --json-out $(BUILD)/bench/broker.json
 
+# The histogram's own test links loadgen_stats.c alone (cmocka, as the unit tests).
+$(BUILD)/tests/test_loadgen_hist: $(LOADGEN_TEST_SRC) reference/bench/loadgen_stats.c $(LOADGEN_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $(LOADGEN_TEST_SRC) reference/bench/loadgen_stats.c \
+	  $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
+
 # Functional checks, no figures: against mqws-broker (skipped when it cannot be
 # built) and a deliberately lossy broker in the test, which must be caught.
-test-loadgen: deps-build
+test-loadgen: deps-test
 	@ci/deps.sh loadgen-test
-	@$(MAKE) --no-print-directory $(BUILD)/bin/mqws-loadgen
+	@$(MAKE) --no-print-directory $(BUILD)/bin/mqws-loadgen $(BUILD)/tests/test_loadgen_hist
+	@ci/run-tests.sh loadgen $(BUILD)/tests/test_loadgen_hist
 	@$(MAKE) --no-print-directory $(BUILD)/bin/mqws-broker >/dev/null 2>&1 || \
 	  echo "test-loadgen: mqws-broker cannot be built here; its cases are skipped"
 	MQWS_BIN=$(abspath $(BUILD))/bin $(PYTHON) -m pytest -q -p no:cacheprovider reference/bench/tests
