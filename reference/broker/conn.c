@@ -323,9 +323,13 @@ void mqws_conn_read(mqws_conn *c)
         default:
             break; /* closing: input is dropped */
         }
-        if (c->read_paused || c->state == MQWS_CONN_DEAD) return;
-        /* own answers piling up: write them first (flush decides on pausing reads) */
-        if (c->out_len - c->out_head > b->cfg.max_queue / 2) return;
+        if (c->state == MQWS_CONN_DEAD) return;
+        if (c->read_paused || c->out_len - c->out_head > b->cfg.max_queue / 2) {
+            /* own answers piling up: write them first (flush decides on pausing
+             * reads); plaintext left inside OpenSSL is not seen by epoll */
+            if (c->tls_read_pending) read_again_add(c);
+            return;
+        }
         if (!c->ssl && len < MQWS_BROKER_READ_CHUNK) return; /* socket drained */
     }
     /* the fairness bound was reached: let the others run, come back next turn */
@@ -493,6 +497,7 @@ static void flush_one(mqws_conn *c)
             mqws_trace("conn %llu reading paused: %zu bytes queued", cid(c), queued);
         } else if (c->read_paused && queued <= b->cfg.max_queue / 8) {
             c->read_paused = false;
+            if (c->ssl) read_again_add(c); /* OpenSSL may hold plaintext already */
         }
     }
     set_interest(c);

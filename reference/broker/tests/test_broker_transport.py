@@ -178,7 +178,9 @@ def ws_frame(payload, opcode=2, fin=True, mask=True):
     if not mask:
         return hdr + payload
     key = os.urandom(4)
-    return hdr + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+    stream = (key * (n // 4 + 1))[:n]
+    masked = (int.from_bytes(payload, "big") ^ int.from_bytes(stream, "big")).to_bytes(n, "big")
+    return hdr + key + masked
 
 
 def ws_read_frame(sock):
@@ -404,6 +406,21 @@ def test_several_packets_in_one_frame(broker):
     sock.close()
 
 
+def test_takeover_closes_the_old_connection(broker):
+    """The core closes another connection while handling a CONNECT: the shell
+    reports that loss after the call and both ends stay consistent."""
+    old, _ = ws_open(broker.port("ws"))
+    old.sendall(ws_frame(mqtt_connect("same-id", version=5)))
+    assert ws_read_frame(old)[1][:1] == b"\x20"
+    new = ws_mqtt_session(broker.port("ws"), "same-id")
+    op, payload = ws_read_frame(old)
+    assert op == 2 and payload[:1] == b"\xe0" and payload[2] == 0x8E, payload  # Session taken over
+    assert ws_read_close(old) == 1000
+    ws_ping_roundtrip(new)
+    old.close()
+    new.close()
+
+
 def test_100mb_remaining_length_refused_ws(broker):
     sock = ws_mqtt_session(broker.port("ws"), "huge-ws")
     sock.sendall(ws_frame(b"\x30" + varint(100 * 1024 * 1024) + b"\x00\x01t"))
@@ -553,6 +570,34 @@ def test_wss_connect(tls_broker, pki):
     sock.close()
 
 
+def test_tls_bulk_roundtrip(tls_broker, pki):
+    """100 x 16 KB through TLS both ways: records split across reads, plaintext
+    buffered inside OpenSSL."""
+    for scheme in ("tls", "wss"):
+        if scheme == "tls":
+            sock = connect_tcp(tls_broker.port("tls"), client_ctx(pki))
+            sock.sendall(mqtt_connect("bulk-tls") + mqtt_subscribe(1, "bulk/#"))
+            assert recv_exact(sock, 4) == b"\x20\x02\x00\x00"
+            assert recv_exact(sock, 5)[:1] == b"\x90"
+        else:
+            sock = ws_mqtt_session(tls_broker.port("wss"), "bulk-wss", wrap=client_ctx(pki))
+            sock.sendall(ws_frame(mqtt_subscribe(1, "bulk/#")))
+            assert ws_read_frame(sock)[1][:1] == b"\x90"
+        msgs = [mqtt_publish("bulk/%d" % i, bytes([i]) * 16000) for i in range(100)]
+        data = b"".join(msgs)
+        if scheme == "tls":
+            sock.sendall(data)
+            got = recv_exact(sock, len(data))
+        else:
+            sock.sendall(b"".join(ws_frame(data[i:i + 50000]) for i in range(0, len(data), 50000)))
+            got = b""
+            while len(got) < len(data):
+                op, payload = ws_read_frame(sock)
+                got += payload
+        assert got == data
+        sock.close()
+
+
 def test_tls_handshake_timeout(tls_broker):
     for scheme in ("tls", "wss"):
         sock = connect_tcp(tls_broker.port(scheme))
@@ -689,14 +734,15 @@ ASAN_ENV = dict(os.environ,
                 UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1")
 
 
-def test_hostile_clients_under_asan(tmpdir_module):
+def test_hostile_clients_under_asan(tmpdir_module, pki):
     """Each hostile client gets its reaction; a well-behaved client keeps being
     served throughout; RSS stays bounded; no sanitizer report."""
     if not os.path.exists(BROKER_ASAN):
         pytest.fail("build-asan/bin/mqws-broker missing: run make broker-asan")
-    b = Broker(BROKER_ASAN, listen_args("tcp", "ws") +
+    b = Broker(BROKER_ASAN, listen_args("tcp", "ws", "tls", "wss") +
                ["--handshake-timeout", "2", "--max-queue", "256k", "--max-packet-size", "256k",
-                "--slow-reader-timeout", "1"],
+                "--slow-reader-timeout", "1", "--tls-cert", os.path.join(pki, "server.pem"),
+                "--tls-key", os.path.join(pki, "server.key")],
                tmpdir_module, env=ASAN_ENV)
     port = b.port("ws")
     good = ws_mqtt_session(port, "good")
@@ -742,6 +788,22 @@ def test_hostile_clients_under_asan(tmpdir_module):
             data = recv_all(s)
             assert data == b"" or data.startswith(b"HTTP/1.1 4"), data[:80]
             s.close()
+        # junk where TLS is expected, and a wss client sending text frames
+        for scheme in ("tls", "wss"):
+            for junk in (os.urandom(2000), b"\x16\x03\x01\x00\x05hello" + os.urandom(100),
+                         b"GET /mqtt HTTP/1.1\r\n\r\n"):
+                s = connect_tcp(b.port(scheme))
+                try:
+                    s.sendall(junk)
+                except ConnectionError:
+                    pass
+                recv_all(s)
+                s.close()
+        s = ws_mqtt_session(b.port("wss"), "wss-text", wrap=client_ctx(pki))
+        s.sendall(ws_frame(b"\x10\x00", opcode=1))
+        assert ws_read_close(s) == 1003
+        s.close()
+        ws_ping_roundtrip(good)
         # endless handshake: header lines forever -> 431 at the header limit
         s = connect_tcp(port)
         s.sendall(b"GET /mqtt HTTP/1.1\r\nHost: x\r\n")
