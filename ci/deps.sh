@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages a make target needs, only those missing.
-# Usage: ci/deps.sh build|test|fuzz|bench|coverage|broker-test|integration ...
+# Usage: ci/deps.sh build|test|fuzz|bench|broker-bench|loadgen-test|coverage|broker-test|integration ...
 set -euo pipefail
 want=()
 for what in "$@"; do
@@ -10,6 +10,8 @@ for what in "$@"; do
                      python3 python3-jsonschema) ;;
     fuzz)     want+=(clang libclang-rt-14-dev zip python3) ;;
     bench)    want+=(libwslay-dev) ;;
+    broker-bench) want+=(make gcc pkg-config libssl-dev mosquitto python3) ;;
+    loadgen-test) want+=(make gcc pkg-config libssl-dev python3 python3-pytest) ;;
     coverage) want+=(gcovr) ;;
     broker-test) want+=(python3 python3-pytest openssl) ;;
     # integration tests: independent clients and a reference broker, a real browser
