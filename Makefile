@@ -51,7 +51,10 @@ deps-test:
 # TEST_STAGES, BENCH_STAGES and CLANG_CHECK_SRC.
 TEST_STAGES  :=
 BENCH_STAGES := bench-codec
-include $(sort $(wildcard reference/*/part.mk conformance/part.mk))
+# In this order: the core, the broker on it, the client, the load generator, the
+# integration tests with independent clients, then the conformance suite.
+PARTS := reference/core reference/broker reference/client reference/bench reference/integration conformance
+include $(wildcard $(addsuffix /part.mk,$(PARTS)))
 
 # ---------------------------------------------------------------- library
 lib: deps-build
