@@ -245,20 +245,7 @@ mqws_err fake_subscribe_send(fake_conn *fc, const char *filter, uint8_t options,
 uint8_t fake_subscribe(fake_conn *fc, const char *filter, uint8_t options, uint16_t pid,
                        const mqws_props *props, uint64_t now)
 {
-    uint8_t list[512];
-    size_t n = 0;
-    assert_int_equal(mqws_list_append_sub(list, sizeof list, &n, mqws_str_c(filter), true, options),
-                     MQWS_OK);
-    mqws_packet p;
-    memset(&p, 0, sizeof p);
-    p.type = MQWS_SUBSCRIBE;
-    p.packet_id = pid;
-    p.list.raw = list;
-    p.list.raw_len = n;
-    p.list.count = 1;
-    if (props)
-        p.props = *props;
-    assert_int_equal(fake_feed(fc, &p, now), MQWS_OK);
+    assert_int_equal(fake_subscribe_send(fc, filter, options, pid, props, now), MQWS_OK);
     mqws_packet a = fake_expect(fc, MQWS_SUBACK);
     assert_int_equal(a.packet_id, pid);
     assert_int_equal(a.list.count, 1);
