@@ -131,6 +131,33 @@ static inline bool topic_plain(const uint8_t *s, size_t len)
     __m128i bad = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(lo, _mm_setzero_si128()), hi), hp);
     return _mm_movemask_epi8(bad) == 0; /* the high bit of every byte */
 }
+/*
+ * topic_plain for a topic of 1..48 bytes with at least 16 readable bytes from its
+ * start (s[0..16) lies in the packet), with no branch on the length. With span =
+ * max(len, 16), blocks at 0, (span - 16) / 2 and span - 16 cover s[0..span). A
+ * byte x fails when min(x, (x | 8) ^ '+') is 0 (NUL, '#' or '+') or x >= 0x80: one
+ * unsigned min and one max over all blocks. For a topic under 16 bytes, the lanes
+ * past it (packet id, payload) are taken out: or-ed with 0xFF before the min test,
+ * and-ed with 0 before the max test.
+ */
+static inline bool topic_plain_16(const uint8_t *s, size_t len)
+{
+    static const uint8_t k_keep[32] = {
+        0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF};
+    const __m128i eight = _mm_set1_epi8(8), plus = _mm_set1_epi8('+'), zero = _mm_setzero_si128();
+    size_t span = len < 16 ? 16 : len;
+    __m128i keep = MQWS_LOAD16_(k_keep + (span - len)); /* 0xFF for the topic's lanes */
+    __m128i a = MQWS_LOAD16_(s), b = MQWS_LOAD16_(s + ((span - 16) >> 1));
+    __m128i c = MQWS_LOAD16_(s + span - 16);
+    __m128i lo = _mm_min_epu8(_mm_min_epu8(a, b), c);
+    lo = _mm_min_epu8(lo, _mm_xor_si128(_mm_or_si128(a, eight), plus));
+    lo = _mm_min_epu8(lo, _mm_xor_si128(_mm_or_si128(b, eight), plus));
+    lo = _mm_min_epu8(lo, _mm_xor_si128(_mm_or_si128(c, eight), plus));
+    __m128i hi = _mm_max_epu8(_mm_max_epu8(a, b), c);
+    __m128i bad = _mm_or_si128(_mm_cmpeq_epi8(_mm_or_si128(lo, _mm_cmpeq_epi8(keep, zero)), zero),
+                               _mm_and_si128(hi, keep));
+    return _mm_movemask_epi8(bad) == 0;
+}
 #undef MQWS_LOAD16_
 #undef MQWS_HASHPLUS_
 #else
@@ -149,6 +176,11 @@ static inline bool topic_plain(const uint8_t *s, size_t len)
         return plain_word(w);
     }
     return false;
+}
+
+static inline bool topic_plain_16(const uint8_t *s, size_t len)
+{
+    return topic_plain(s, len);
 }
 #endif
 
@@ -805,15 +837,21 @@ _Static_assert(sizeof(bool) == 1 &&
  * The common PUBLISH (the bulk of a broker's input) decoded straight through: fixed
  * header of 1 or 2 length bytes, an ASCII topic, 5.0 without properties. It applies
  * the same rules as decode_publish and only accepts; anything else (including every
- * error) goes the general way, which then reports it.
- *
+ * error) returns false and goes the general way, which then reports it.
+ * Everything is checked before the first store, and then only the fields a PUBLISH
+ * defines are written (the other union members are left alone, see mqws_packet).
+ * @p v5 is a constant at each call: one copy per version, no version arithmetic.
+ * Few values live at once (buf, total, the topic and its length): the fewer, the
+ * fewer registers the function saves; the rest is read again from buf at the end.
+ */
+/*
  * publish_total: flags, Remaining Length and size limit; the packet's total length
- * when it is all in buf[0..len) within the limit, 0 for the general path.
+ * when it is all in buf[0..len) (len >= 4) within the limit, 0 for the general path.
  */
 static inline size_t publish_total(const uint8_t *buf, size_t len, const mqws_mqtt_limits *limits)
 {
     /* 3.3.1: QoS 3 (flags 6, 7, 14, 15) and DUP with QoS 0 (8, 9) are errors. */
-    if (!((0x3C3Fu >> (buf[0] & 0x0Fu)) & 1u)) /* len >= 4 */
+    if (!((0x3C3Fu >> (buf[0] & 0x0Fu)) & 1u))
         return 0;
     size_t total = (size_t)buf[1] + 2;
     if (buf[1] >= 0x80u) { /* two length bytes; the second non-zero (minimal, MQTT-1.5.5-1) */
@@ -827,7 +865,7 @@ static inline size_t publish_total(const uint8_t *buf, size_t len, const mqws_mq
 }
 
 /*
- * publish_body: the rest, on a whole packet of @p total bytes with valid flags.
+ * publish_body: the rest, on the whole packet buf[0..total) with valid flags.
  * Everything is checked before the first store, and then only the fields a PUBLISH
  * defines are written (the other union members are left alone, see mqws_packet).
  * @p v5 is a constant at each call: one copy per version, no version arithmetic.
@@ -838,43 +876,44 @@ __attribute__((always_inline))
 static inline bool publish_body(const uint8_t *buf, size_t total, const bool v5,
                                 mqws_packet *pkt, size_t *consumed)
 {
-    /* Few values live at once (buf, total, the topic and its length): the fewer, the
-     * fewer registers the function saves; the rest is read again from buf at the end. */
+    unsigned f = buf[0] & 0x0Fu;
     size_t hl = buf[1] >= 0x80u ? 3 : 2;
     if (total - hl < 2)
         return false;
     const uint8_t *t = buf + hl + 2; /* the topic */
-    size_t tl = (size_t)t[-2] << 8 | t[-1];
+    size_t tl = (size_t)t[-2] << 8 | t[-1], avail = total - hl - 2; /* bytes from the topic on */
     /* after the topic: packet id (QoS 1/2) and, in 5.0, the Property Length */
-    size_t id_len = (buf[0] & 0x06u) ? 2 : 0;
-    if (total - hl - 2 < tl + id_len + (v5 ? 1u : 0u) || !topic_plain(t, tl))
+    size_t id_len = (f & 0x06u) ? 2 : 0;
+    if (tl == 0 || avail < tl + id_len + (v5 ? 1u : 0u))
+        return false;
+    if (avail >= 16 && tl <= 48 ? !topic_plain_16(t, tl) : !topic_plain(t, tl))
         return false;
     const uint8_t *q = t + tl;
-    unsigned id = 0;
-    if (buf[0] & 0x06u) { /* QoS 1 or 2 */
-        id = (unsigned)q[0] << 8 | q[1];
+    uint16_t id = 0;
+    if (id_len) {
+        memcpy(&id, q, 2); /* zero in either byte order */
         if (id == 0) /* MQTT-2.3.1-1 */
             return false;
+        id = (uint16_t)(q[0] << 8 | q[1]);
         q += 2;
     }
-    if (v5 && *q != 0) /* properties: the general path */
+    if (v5 && *q++ != 0) /* properties: the general path */
         return false;
     pkt->type = MQWS_PUBLISH;
-    pkt->flags = buf[0] & 0x0Fu;
+    pkt->flags = (uint8_t)f;
     pkt->version = v5 ? MQWS_MQTT_V5 : MQWS_MQTT_V311;
-    pkt->packet_id = (uint16_t)id;
+    pkt->packet_id = id;
     pkt->reason_code = 0;
     pkt->session_present = false;
-    pkt->props.raw = v5 ? q + 1 : NULL; /* as read_props leaves an empty block */
+    pkt->props.raw = v5 ? q : NULL; /* as read_props leaves an empty block */
     pkt->props.raw_len = 0;
     pkt->props.present = 0;
     pkt->props.count = 0;
     pkt->publish.topic.ptr = (const char *)t;
     pkt->publish.topic.len = tl;
-    memcpy(&pkt->publish.qos, k_publish_flags[buf[0] & 0x0Fu].qos_dup_retain, 4);
-    q += v5;
+    memcpy(&pkt->publish.qos, k_publish_flags[f].qos_dup_retain, 4);
     pkt->publish.payload.ptr = q;
-    pkt->publish.payload.len = total - (size_t)(q - buf);
+    pkt->publish.payload.len = (size_t)(buf + total - q);
     if (consumed)
         *consumed = total;
     return true;
@@ -936,6 +975,22 @@ mqws_err mqws_mqtt_decode_general(const uint8_t *buf, size_t len, mqws_mqtt_vers
     return e;
 }
 
+/*
+ * The general decoder as a plain call, not a tail call: a tail call keeps the 7th
+ * argument in a register from the function's start; a plain call sets up a frame
+ * on the general path only, so the PUBLISH fast path saves fewer registers.
+ */
+static inline mqws_err general_call(const uint8_t *buf, size_t len, mqws_mqtt_version version,
+                                    const mqws_mqtt_limits *limits, mqws_packet *pkt,
+                                    size_t *consumed, size_t *err_offset)
+{
+    mqws_err e = mqws_mqtt_decode_general(buf, len, version, limits, pkt, consumed, err_offset);
+#if defined(__GNUC__)
+    __asm__ volatile("" ::: "memory");
+#endif
+    return e;
+}
+
 mqws_err mqws_mqtt_decode(const uint8_t *buf, size_t len, mqws_mqtt_version version,
                           const mqws_mqtt_limits *limits, mqws_packet *pkt, size_t *consumed,
                           size_t *err_offset)
@@ -943,24 +998,21 @@ mqws_err mqws_mqtt_decode(const uint8_t *buf, size_t len, mqws_mqtt_version vers
     if (pkt && buf && len >= 4 && (buf[0] >> 4) == MQWS_PUBLISH &&
         (version == MQWS_MQTT_V311 || version == MQWS_MQTT_V5)) {
         size_t total = publish_total(buf, len, limits);
-        if (total) {
-            if (version == MQWS_MQTT_V311 ? publish_body(buf, total, false, pkt, consumed)
-                                          : publish_body(buf, total, true, pkt, consumed))
+        if (!total)
+            return general_call(buf, len, version, limits, pkt, consumed, err_offset);
+        /* From here the general decoder, given the whole packet and no limit (which
+         * it is within), answers as it would for (len, limits); each version's copy
+         * calls it with its own constant, so few values stay live. */
+        if (version == MQWS_MQTT_V311) {
+            if (publish_body(buf, total, false, pkt, consumed))
                 return MQWS_OK;
-            /* The whole packet is there and within the limit: the general decoder gives
-             * the same answer for (total, no limit), and len and limits need no register. */
-            len = total;
-            limits = NULL;
+            return general_call(buf, total, MQWS_MQTT_V311, NULL, pkt, consumed, err_offset);
         }
+        if (publish_body(buf, total, true, pkt, consumed))
+            return MQWS_OK;
+        return general_call(buf, total, MQWS_MQTT_V5, NULL, pkt, consumed, err_offset);
     }
-    mqws_err e = mqws_mqtt_decode_general(buf, len, version, limits, pkt, consumed, err_offset);
-#if defined(__GNUC__)
-    /* Not a tail call: a tail call would keep the 7th argument in a register from the
-     * start; as a plain call, only this path sets up a frame and the PUBLISH path
-     * above saves no register. */
-    __asm__ volatile("" ::: "memory");
-#endif
-    return e;
+    return general_call(buf, len, version, limits, pkt, consumed, err_offset);
 }
 
 /* ================================================================ lists */
