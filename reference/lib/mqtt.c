@@ -903,12 +903,12 @@ static inline bool publish_body(const uint8_t *buf, size_t total, const bool v5,
     pkt->flags = (uint8_t)f;
     pkt->version = v5 ? MQWS_MQTT_V5 : MQWS_MQTT_V311;
     pkt->packet_id = id;
-    pkt->reason_code = 0;
-    pkt->session_present = false;
-    pkt->props.raw = v5 ? q : NULL; /* as read_props leaves an empty block */
-    pkt->props.raw_len = 0;
-    pkt->props.present = 0;
-    pkt->props.count = 0;
+    /* reason_code, session_present and props (with the padding between): zero in
+     * three wide stores; then a 5.0 block's start, as read_props leaves it */
+    memset((char *)pkt + offsetof(mqws_packet, reason_code), 0,
+           offsetof(mqws_packet, props) + sizeof pkt->props - offsetof(mqws_packet, reason_code));
+    if (v5)
+        pkt->props.raw = q;
     pkt->publish.topic.ptr = (const char *)t;
     pkt->publish.topic.len = tl;
     memcpy(&pkt->publish.qos, k_publish_flags[f].qos_dup_retain, 4);
