@@ -85,14 +85,13 @@ static size_t plain_topic_prefix(const uint8_t *s, size_t len)
  * Lengths 8..48 take overlapping loads (two words, or three 16-byte vectors) and
  * no branch on the exact length: varied topics cost no mispredicted loop exits.
  */
-static inline bool topic_bad16(__m128i *lo, __m128i *hi, __m128i *hp, const uint8_t *s)
+static inline void topic_bad16(__m128i *lo, __m128i *hi, __m128i *hp, const uint8_t *s)
 {
     const __m128i eight = _mm_set1_epi8(8), plus = _mm_set1_epi8('+');
     __m128i v = MQWS_LOAD16_(s);
     *lo = _mm_min_epu8(*lo, v);
     *hi = _mm_max_epu8(*hi, v);
     *hp = _mm_or_si128(*hp, MQWS_HASHPLUS_(v));
-    return true;
 }
 
 /* Topics over 48 bytes: a loop, kept out of the PUBLISH fast path's registers. */
@@ -809,42 +808,27 @@ static mqws_err decode_body(reader *r, mqws_packet *pkt)
 
 /*
  * PUBLISH fixed-header flags (3.3.1), by the low nibble: the qos, dup and retain
- * fields as they are stored into mqws_publish (one 4-byte copy, the last byte
- * landing in padding), and the Packet Identifier's length plus one, 0 for the
- * flags a PUBLISH may not carry (QoS 3: 6, 7, 14, 15; DUP with QoS 0: 8, 9).
+ * fields as they are stored into mqws_publish, one 4-byte copy (the last byte lands
+ * in padding). Entries for flags a PUBLISH may not carry are never read.
  */
-typedef struct publish_flags {
-    uint8_t qos_dup_retain[4];
-    uint32_t id_len_1; /* 4 bytes: an entry is 8, one scaled index */
-} publish_flags;
-
-#define MQWS_PF_(q, d, r) {{(q), (d), (r), 0}, (q) ? 3 : 1}
-static const publish_flags k_publish_flags[16] = {
-    MQWS_PF_(0, 0, 0), MQWS_PF_(0, 0, 1), MQWS_PF_(1, 0, 0), MQWS_PF_(1, 0, 1),
-    MQWS_PF_(2, 0, 0), MQWS_PF_(2, 0, 1), {{0}, 0},          {{0}, 0},
-    {{0}, 0},          {{0}, 0},          MQWS_PF_(1, 1, 0), MQWS_PF_(1, 1, 1),
-    MQWS_PF_(2, 1, 0), MQWS_PF_(2, 1, 1), {{0}, 0},          {{0}, 0},
+static const uint8_t k_publish_flags[16][4] = {
+    {0, 0, 0, 0}, {0, 0, 1, 0}, {1, 0, 0, 0}, {1, 0, 1, 0}, {2, 0, 0, 0}, {2, 0, 1, 0},
+    {0, 0, 0, 0}, {0, 0, 0, 0}, {0, 0, 0, 0}, {0, 0, 0, 0}, {1, 1, 0, 0}, {1, 1, 1, 0},
+    {2, 1, 0, 0}, {2, 1, 1, 0}, {0, 0, 0, 0}, {0, 0, 0, 0},
 };
-#undef MQWS_PF_
 
 _Static_assert(sizeof(bool) == 1 &&
                    offsetof(mqws_publish, dup) == offsetof(mqws_publish, qos) + 1 &&
                    offsetof(mqws_publish, retain) == offsetof(mqws_publish, qos) + 2 &&
                    offsetof(mqws_publish, payload) >= offsetof(mqws_publish, qos) + 4,
-               "publish_fast stores qos, dup and retain as 4 bytes");
+               "publish_body stores qos, dup and retain as 4 bytes");
 
 /*
  * The common PUBLISH (the bulk of a broker's input) decoded straight through: fixed
- * header of 1 or 2 length bytes, an ASCII topic, 5.0 without properties. It applies
- * the same rules as decode_publish and only accepts; anything else (including every
- * error) returns false and goes the general way, which then reports it.
- * Everything is checked before the first store, and then only the fields a PUBLISH
- * defines are written (the other union members are left alone, see mqws_packet).
- * @p v5 is a constant at each call: one copy per version, no version arithmetic.
- * Few values live at once (buf, total, the topic and its length): the fewer, the
- * fewer registers the function saves; the rest is read again from buf at the end.
- */
-/*
+ * header of 1 or 2 length bytes, a plain ASCII topic, 5.0 without properties. It
+ * applies the same rules as decode_publish and only accepts; anything else
+ * (including every error) goes the general way, which then reports it.
+ *
  * publish_total: flags, Remaining Length and size limit; the packet's total length
  * when it is all in buf[0..len) (len >= 4) within the limit, 0 for the general path.
  */
@@ -911,7 +895,7 @@ static inline bool publish_body(const uint8_t *buf, size_t total, const bool v5,
         pkt->props.raw = q;
     pkt->publish.topic.ptr = (const char *)t;
     pkt->publish.topic.len = tl;
-    memcpy(&pkt->publish.qos, k_publish_flags[f].qos_dup_retain, 4);
+    memcpy(&pkt->publish.qos, k_publish_flags[f], 4);
     pkt->publish.payload.ptr = q;
     pkt->publish.payload.len = (size_t)(buf + total - q);
     if (consumed)
