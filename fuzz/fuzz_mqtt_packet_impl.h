@@ -121,7 +121,11 @@ static void check_same_fields(const mqws_packet *a, const mqws_packet *b)
     FZ_CHECK(a->reason_code == b->reason_code);
     FZ_CHECK(a->session_present == b->session_present);
     FZ_CHECK(props_same(&a->props, &b->props));
-    FZ_CHECK(list_same(&a->list, &b->list));
+    /* the body members share storage: list is defined for these types only */
+    if (a->type == MQWS_SUBSCRIBE || a->type == MQWS_UNSUBSCRIBE || a->type == MQWS_SUBACK ||
+        a->type == MQWS_UNSUBACK) {
+        FZ_CHECK(list_same(&a->list, &b->list));
+    }
     if (a->type == MQWS_PUBLISH) {
         FZ_CHECK(a->publish.qos == b->publish.qos && a->publish.dup == b->publish.dup &&
                  a->publish.retain == b->publish.retain);

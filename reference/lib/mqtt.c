@@ -5,9 +5,14 @@
  * every rule while it goes, so the views it returns never need checking again.
  * The encoder writes the body twice: once to count, once to store.
  */
+#include <stddef.h>
 #include <string.h>
 
 #include "mqtt_internal.h"
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 static const char *const k_type_names[16] = {
     "RESERVED", "CONNECT",  "CONNACK",    "PUBLISH", "PUBACK",      "PUBREC",
@@ -65,26 +70,14 @@ static size_t plain_topic_prefix(const uint8_t *s, size_t len)
     return i;
 }
 
-#if defined(__GNUC__)
-typedef int8_t mqws_v16i8_ __attribute__((vector_size(16)));
-
+#if defined(__SSE2__)
 /*
- * Non-zero lanes for NUL or non-ASCII (zero or negative as a signed byte) and for
- * '#' or '+' (0x23 and 0x2B are the only bytes x with x | 0x08 == 0x2B).
+ * 16 bytes at a time: a topic is plain when its smallest byte is not 0, its largest
+ * below 0x80 (unsigned min and max over all vectors, one instruction each), and no
+ * byte is '#' or '+' (0x23 and 0x2B are the only bytes x with x | 0x08 == 0x2B).
  */
-static inline mqws_v16i8_ bad_lanes(mqws_v16i8_ v)
-{
-    const mqws_v16i8_ zero = {0}, eight = zero + 8, plus = zero + '+';
-    return (mqws_v16i8_)((v <= zero) | ((v | eight) == plus));
-}
-
-static inline mqws_v16i8_ load16(const uint8_t *s)
-{
-    mqws_v16i8_ v;
-    memcpy(&v, s, 16);
-    return v;
-}
-#endif
+#define MQWS_LOAD16_(p) _mm_loadu_si128((const __m128i *)(const void *)(p))
+#define MQWS_HASHPLUS_(v) _mm_cmpeq_epi8(_mm_or_si128((v), eight), plus)
 
 /*
  * true when all of s[0..len) is ASCII other than NUL, '+' and '#' (such a topic
@@ -92,29 +85,86 @@ static inline mqws_v16i8_ load16(const uint8_t *s)
  * Lengths 8..48 take overlapping loads (two words, or three 16-byte vectors) and
  * no branch on the exact length: varied topics cost no mispredicted loop exits.
  */
+static inline void topic_bad16(__m128i *lo, __m128i *hi, __m128i *hp, const uint8_t *s)
+{
+    const __m128i eight = _mm_set1_epi8(8), plus = _mm_set1_epi8('+');
+    __m128i v = MQWS_LOAD16_(s);
+    *lo = _mm_min_epu8(*lo, v);
+    *hi = _mm_max_epu8(*hi, v);
+    *hp = _mm_or_si128(*hp, MQWS_HASHPLUS_(v));
+}
+
+/* Topics over 48 bytes: a loop, kept out of the PUBLISH fast path's registers. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static bool topic_plain_long(const uint8_t *s, size_t len)
+{
+    __m128i lo = _mm_set1_epi8(-1), hi = _mm_setzero_si128(), hp = _mm_setzero_si128();
+    for (size_t i = 0; i + 16 < len; i += 16)
+        topic_bad16(&lo, &hi, &hp, s + i);
+    topic_bad16(&lo, &hi, &hp, s + len - 16);
+    __m128i bad = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(lo, _mm_setzero_si128()), hi), hp);
+    return _mm_movemask_epi8(bad) == 0;
+}
+
 static inline bool topic_plain(const uint8_t *s, size_t len)
 {
-#if defined(__GNUC__)
-    mqws_v16i8_ acc;
+    const __m128i eight = _mm_set1_epi8(8), plus = _mm_set1_epi8('+');
+    __m128i lo, hi, hp;
+    if (len > 48)
+        return topic_plain_long(s, len);
     if (len >= 16) {
         size_t mid = len >= 32 ? 16 : len - 16;
-        acc = bad_lanes(load16(s)) | bad_lanes(load16(s + mid)) | bad_lanes(load16(s + len - 16));
-        for (size_t i = 32; i + 16 < len; i += 16)
-            acc |= bad_lanes(load16(s + i));
+        __m128i a = MQWS_LOAD16_(s), b = MQWS_LOAD16_(s + mid), c = MQWS_LOAD16_(s + len - 16);
+        lo = _mm_min_epu8(_mm_min_epu8(a, b), c);
+        hi = _mm_max_epu8(_mm_max_epu8(a, b), c);
+        hp = _mm_or_si128(_mm_or_si128(MQWS_HASHPLUS_(a), MQWS_HASHPLUS_(b)), MQWS_HASHPLUS_(c));
     } else if (len >= 8) {
-        uint64_t w[2];
-        memcpy(&w[0], s, 8);
-        memcpy(&w[1], s + len - 8, 8);
-        memcpy(&acc, w, 16);
-        acc = bad_lanes(acc);
+        lo = hi = _mm_unpacklo_epi64(_mm_loadl_epi64((const __m128i *)(const void *)s),
+                                     _mm_loadl_epi64((const __m128i *)(const void *)(s + len - 8)));
+        hp = MQWS_HASHPLUS_(lo);
     } else {
         return false;
     }
-    uint64_t r[2];
-    memcpy(r, &acc, 16);
-    return (r[0] | r[1]) == 0;
+    __m128i bad = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(lo, _mm_setzero_si128()), hi), hp);
+    return _mm_movemask_epi8(bad) == 0; /* the high bit of every byte */
+}
+/*
+ * topic_plain for a topic of 1..48 bytes with at least 16 readable bytes from its
+ * start (s[0..16) lies in the packet), with no branch on the length. With span =
+ * max(len, 16), blocks at 0, (span - 16) / 2 and span - 16 cover s[0..span). A
+ * byte x fails when min(x, (x | 8) ^ '+') is 0 (NUL, '#' or '+') or x >= 0x80: one
+ * unsigned min and one max over all blocks. For a topic under 16 bytes, the lanes
+ * past it (packet id, payload) are taken out: or-ed with 0xFF before the min test,
+ * and-ed with 0 before the max test.
+ */
+static inline bool topic_plain_16(const uint8_t *s, size_t len)
+{
+    static const uint8_t k_keep[32] = {
+        0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF};
+    const __m128i eight = _mm_set1_epi8(8), plus = _mm_set1_epi8('+'), zero = _mm_setzero_si128();
+    size_t span = len < 16 ? 16 : len;
+    __m128i keep = MQWS_LOAD16_(k_keep + (span - len)); /* 0xFF for the topic's lanes */
+    __m128i a = MQWS_LOAD16_(s), b = MQWS_LOAD16_(s + ((span - 16) >> 1));
+    __m128i c = MQWS_LOAD16_(s + span - 16);
+    __m128i lo = _mm_min_epu8(_mm_min_epu8(a, b), c);
+    lo = _mm_min_epu8(lo, _mm_xor_si128(_mm_or_si128(a, eight), plus));
+    lo = _mm_min_epu8(lo, _mm_xor_si128(_mm_or_si128(b, eight), plus));
+    lo = _mm_min_epu8(lo, _mm_xor_si128(_mm_or_si128(c, eight), plus));
+    __m128i hi = _mm_max_epu8(_mm_max_epu8(a, b), c);
+    __m128i bad = _mm_or_si128(_mm_cmpeq_epi8(_mm_or_si128(lo, _mm_cmpeq_epi8(keep, zero)), zero),
+                               _mm_and_si128(hi, keep));
+    return _mm_movemask_epi8(bad) == 0;
+}
+#undef MQWS_LOAD16_
+#undef MQWS_HASHPLUS_
 #else
-    if (len >= 8) { /* overlapping words */
+/* true when all of s[0..len) is ASCII other than NUL, '+' and '#'; false can also
+ * mean "look closer" (len < 8). Overlapping words. */
+static inline bool topic_plain(const uint8_t *s, size_t len)
+{
+    if (len >= 8) {
         uint64_t w;
         for (size_t i = 0; i + 8 < len; i += 8) {
             memcpy(&w, s + i, 8);
@@ -125,8 +175,13 @@ static inline bool topic_plain(const uint8_t *s, size_t len)
         return plain_word(w);
     }
     return false;
-#endif
 }
+
+static inline bool topic_plain_16(const uint8_t *s, size_t len)
+{
+    return topic_plain(s, len);
+}
+#endif
 
 mqws_err mqws_mqtt_topic_name_check(const uint8_t *s, size_t len, bool allow_empty, size_t *bad)
 {
@@ -758,89 +813,98 @@ static mqws_err decode_body(reader *r, mqws_packet *pkt)
     }
 }
 
-/* Zero stores, no loads: copying a zero struct from memory costs twice the
- * instructions, and memset of this size becomes rep stos. */
-static inline void zero_packet(mqws_packet *pkt)
-{
-#if defined(__GNUC__)
-    typedef uint64_t v2u64 __attribute__((vector_size(16)));
-    const v2u64 z = {0, 0};
-    unsigned char *b = (unsigned char *)pkt;
-    /* Written out: as a loop GCC turns it back into rep stos. */
-    _Static_assert(sizeof *pkt <= 256 && sizeof *pkt % 16 == 0, "zero_packet: size changed");
-#define MQWS_Z16_(i)                                                                        \
-    if ((i) + 16 <= sizeof *pkt)                                                            \
-    memcpy(b + (i), &z, 16)
-    MQWS_Z16_(0); MQWS_Z16_(16); MQWS_Z16_(32); MQWS_Z16_(48);
-    MQWS_Z16_(64); MQWS_Z16_(80); MQWS_Z16_(96); MQWS_Z16_(112);
-    MQWS_Z16_(128); MQWS_Z16_(144); MQWS_Z16_(160); MQWS_Z16_(176);
-    MQWS_Z16_(192); MQWS_Z16_(208); MQWS_Z16_(224); MQWS_Z16_(240);
-#undef MQWS_Z16_
-#else
-    static const mqws_packet k_zero;
-    *pkt = k_zero;
-#endif
-}
+/*
+ * PUBLISH fixed-header flags (3.3.1), by the low nibble: the qos, dup and retain
+ * fields as they are stored into mqws_publish, one 4-byte copy (the last byte lands
+ * in padding). Entries for flags a PUBLISH may not carry are never read.
+ */
+static const uint8_t k_publish_flags[16][4] = {
+    {0, 0, 0, 0}, {0, 0, 1, 0}, {1, 0, 0, 0}, {1, 0, 1, 0}, {2, 0, 0, 0}, {2, 0, 1, 0},
+    {0, 0, 0, 0}, {0, 0, 0, 0}, {0, 0, 0, 0}, {0, 0, 0, 0}, {1, 1, 0, 0}, {1, 1, 1, 0},
+    {2, 1, 0, 0}, {2, 1, 1, 0}, {0, 0, 0, 0}, {0, 0, 0, 0},
+};
+
+_Static_assert(sizeof(bool) == 1 &&
+                   offsetof(mqws_publish, dup) == offsetof(mqws_publish, qos) + 1 &&
+                   offsetof(mqws_publish, retain) == offsetof(mqws_publish, qos) + 2 &&
+                   offsetof(mqws_publish, payload) >= offsetof(mqws_publish, qos) + 4,
+               "publish_body stores qos, dup and retain as 4 bytes");
 
 /*
  * The common PUBLISH (the bulk of a broker's input) decoded straight through: fixed
- * header of 1 or 2 length bytes, an ASCII topic, 5.0 without properties. It applies
- * the same rules as decode_publish and only accepts; anything else (including every
- * error) returns false and goes the general way, which then reports it.
+ * header of 1 or 2 length bytes, a plain ASCII topic, 5.0 without properties. It
+ * applies the same rules as decode_publish and only accepts; anything else
+ * (including every error) goes the general way, which then reports it.
+ *
+ * publish_total: flags, Remaining Length and size limit; the packet's total length
+ * when it is all in buf[0..len) (len >= 4) within the limit, 0 for the general path.
  */
-static bool publish_fast(const uint8_t *buf, size_t len, int version,
-                         const mqws_mqtt_limits *limits, mqws_packet *pkt, size_t *consumed)
+static inline size_t publish_total(const uint8_t *buf, size_t len, const mqws_mqtt_limits *limits)
 {
-    unsigned flags = buf[0] & 0x0Fu;
     /* 3.3.1: QoS 3 (flags 6, 7, 14, 15) and DUP with QoS 0 (8, 9) are errors. */
-    if (len < 4 || !((0x3C3Fu >> flags) & 1u) ||
-        (version != MQWS_MQTT_V311 && version != MQWS_MQTT_V5))
-        return false;
-    size_t hl = 2, rem = buf[1];
-    if (rem >= 0x80u) { /* two length bytes; the second non-zero (minimal, MQTT-1.5.5-1) */
+    if (!((0x3C3Fu >> (buf[0] & 0x0Fu)) & 1u))
+        return 0;
+    size_t total = (size_t)buf[1] + 2;
+    if (buf[1] >= 0x80u) { /* two length bytes; the second non-zero (minimal, MQTT-1.5.5-1) */
         if (buf[2] == 0 || buf[2] >= 0x80u)
-            return false;
-        hl = 3;
-        rem = (rem & 0x7Fu) | (size_t)buf[2] << 7;
+            return 0;
+        total = (buf[1] & 0x7Fu) + ((size_t)buf[2] << 7) + 3;
     }
-    size_t total = hl + rem;
     if (len < total || (limits && limits->max_packet_size && total > limits->max_packet_size))
+        return 0;
+    return total;
+}
+
+/*
+ * publish_body: the rest, on the whole packet buf[0..total) with valid flags.
+ * Everything is checked before the first store, and then only the fields a PUBLISH
+ * defines are written (the other union members are left alone, see mqws_packet).
+ * @p v5 is a constant at each call: one copy per version, no version arithmetic.
+ */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline bool publish_body(const uint8_t *buf, size_t total, const bool v5,
+                                mqws_packet *pkt, size_t *consumed)
+{
+    unsigned f = buf[0] & 0x0Fu;
+    size_t hl = buf[1] >= 0x80u ? 3 : 2;
+    if (total - hl < 2)
         return false;
-    /* Outputs go to *pkt as soon as they are known (the general path starts over if
-     * a later check sends it there): fewer values held in registers, no saved ones. */
-    zero_packet(pkt);
-    const uint8_t *p = buf + hl, *end = buf + total;
-    if (end - p < 2)
+    const uint8_t *t = buf + hl + 2; /* the topic */
+    size_t tl = (size_t)t[-2] << 8 | t[-1], avail = total - hl - 2; /* bytes from the topic on */
+    /* after the topic: packet id (QoS 1/2) and, in 5.0, the Property Length */
+    size_t id_len = (f & 0x06u) ? 2 : 0;
+    if (tl == 0 || avail < tl + id_len + (v5 ? 1u : 0u))
         return false;
-    size_t tl = (size_t)p[0] << 8 | p[1];
-    unsigned qos = (flags >> 1) & 3u;
-    bool v5 = version == MQWS_MQTT_V5;
-    size_t after = tl + (qos ? 2u : 0u) + (v5 ? 1u : 0u); /* topic, packet id, Property Length */
-    if ((size_t)(end - p) - 2 < after || !topic_plain(p + 2, tl))
+    if (avail >= 16 && tl <= 48 ? !topic_plain_16(t, tl) : !topic_plain(t, tl))
         return false;
-    pkt->publish.topic.ptr = (const char *)p + 2;
-    pkt->publish.topic.len = tl;
-    const uint8_t *q = p + 2 + tl;
-    if (qos) {
-        uint16_t id = (uint16_t)(q[0] << 8 | q[1]);
+    const uint8_t *q = t + tl;
+    uint16_t id = 0;
+    if (id_len) {
+        memcpy(&id, q, 2); /* zero in either byte order */
         if (id == 0) /* MQTT-2.3.1-1 */
             return false;
-        pkt->packet_id = id;
+        id = (uint16_t)(q[0] << 8 | q[1]);
         q += 2;
     }
-    if (v5) {
-        if (*q++ != 0) /* properties: the general path */
-            return false;
-        pkt->props.raw = q; /* as read_props leaves an empty block */
-    }
+    if (v5 && *q++ != 0) /* properties: the general path */
+        return false;
     pkt->type = MQWS_PUBLISH;
-    pkt->flags = (uint8_t)flags;
-    pkt->version = (uint8_t)version;
-    pkt->publish.qos = (uint8_t)qos;
-    pkt->publish.dup = (flags & 0x08u) != 0;
-    pkt->publish.retain = (flags & 0x01u) != 0;
+    pkt->flags = (uint8_t)f;
+    pkt->version = v5 ? MQWS_MQTT_V5 : MQWS_MQTT_V311;
+    pkt->packet_id = id;
+    /* reason_code, session_present and props (with the padding between): zero in
+     * three wide stores; then a 5.0 block's start, as read_props leaves it */
+    memset((char *)pkt + offsetof(mqws_packet, reason_code), 0,
+           offsetof(mqws_packet, props) + sizeof pkt->props - offsetof(mqws_packet, reason_code));
+    if (v5)
+        pkt->props.raw = q;
+    pkt->publish.topic.ptr = (const char *)t;
+    pkt->publish.topic.len = tl;
+    memcpy(&pkt->publish.qos, k_publish_flags[f], 4);
     pkt->publish.payload.ptr = q;
-    pkt->publish.payload.len = (size_t)(end - q);
+    pkt->publish.payload.len = (size_t)(buf + total - q);
     if (consumed)
         *consumed = total;
     return true;
@@ -872,7 +936,7 @@ static mqws_err decode(const uint8_t *buf, size_t len, int version, const mqws_m
     if (len < total)
         return MQWS_NEED_MORE;
     static const mqws_packet k_zero;
-    *pkt = k_zero; /* a copy, not memset: rep stos costs more than the rest of a PUBLISH */
+    *pkt = k_zero; /* the union too: every field of the decoded type starts at 0 */
     pkt->type = (mqws_packet_type)type;
     pkt->flags = buf[0] & 0x0Fu;
     pkt->version = (uint8_t)version;
@@ -902,14 +966,44 @@ mqws_err mqws_mqtt_decode_general(const uint8_t *buf, size_t len, mqws_mqtt_vers
     return e;
 }
 
+/*
+ * The general decoder as a plain call, not a tail call: a tail call keeps the 7th
+ * argument in a register from the function's start; a plain call sets up a frame
+ * on the general path only, so the PUBLISH fast path saves fewer registers.
+ */
+static inline mqws_err general_call(const uint8_t *buf, size_t len, mqws_mqtt_version version,
+                                    const mqws_mqtt_limits *limits, mqws_packet *pkt,
+                                    size_t *consumed, size_t *err_offset)
+{
+    mqws_err e = mqws_mqtt_decode_general(buf, len, version, limits, pkt, consumed, err_offset);
+#if defined(__GNUC__)
+    __asm__ volatile("" ::: "memory");
+#endif
+    return e;
+}
+
 mqws_err mqws_mqtt_decode(const uint8_t *buf, size_t len, mqws_mqtt_version version,
                           const mqws_mqtt_limits *limits, mqws_packet *pkt, size_t *consumed,
                           size_t *err_offset)
 {
-    if (buf && pkt && len && (buf[0] >> 4) == MQWS_PUBLISH &&
-        publish_fast(buf, len, (int)version, limits, pkt, consumed))
-        return MQWS_OK;
-    return mqws_mqtt_decode_general(buf, len, version, limits, pkt, consumed, err_offset);
+    if (pkt && buf && len >= 4 && (buf[0] >> 4) == MQWS_PUBLISH &&
+        (version == MQWS_MQTT_V311 || version == MQWS_MQTT_V5)) {
+        size_t total = publish_total(buf, len, limits);
+        if (!total)
+            return general_call(buf, len, version, limits, pkt, consumed, err_offset);
+        /* From here the general decoder, given the whole packet and no limit (which
+         * it is within), answers as it would for (len, limits); each version's copy
+         * calls it with its own constant, so few values stay live. */
+        if (version == MQWS_MQTT_V311) {
+            if (publish_body(buf, total, false, pkt, consumed))
+                return MQWS_OK;
+            return general_call(buf, total, MQWS_MQTT_V311, NULL, pkt, consumed, err_offset);
+        }
+        if (publish_body(buf, total, true, pkt, consumed))
+            return MQWS_OK;
+        return general_call(buf, total, MQWS_MQTT_V5, NULL, pkt, consumed, err_offset);
+    }
+    return general_call(buf, len, version, limits, pkt, consumed, err_offset);
 }
 
 /* ================================================================ lists */

@@ -111,6 +111,29 @@ static size_t gen_publish(uint8_t *b, size_t cap, int version)
     return pos;
 }
 
+/* Every field a decoded PUBLISH defines (mqws_packet: the common fields and the
+ * publish member; the other union members are unspecified for a PUBLISH). */
+static void assert_same_publish(const mqws_packet *a, const mqws_packet *b)
+{
+    assert_int_equal(a->type, b->type);
+    assert_int_equal(a->flags, b->flags);
+    assert_int_equal(a->version, b->version);
+    assert_int_equal(a->packet_id, b->packet_id);
+    assert_int_equal(a->reason_code, b->reason_code);
+    assert_int_equal(a->session_present, b->session_present);
+    assert_ptr_equal(a->props.raw, b->props.raw);
+    assert_int_equal(a->props.raw_len, b->props.raw_len);
+    assert_int_equal(a->props.present, b->props.present);
+    assert_int_equal(a->props.count, b->props.count);
+    assert_ptr_equal(a->publish.topic.ptr, b->publish.topic.ptr);
+    assert_int_equal(a->publish.topic.len, b->publish.topic.len);
+    assert_int_equal(a->publish.qos, b->publish.qos);
+    assert_int_equal(a->publish.dup, b->publish.dup);
+    assert_int_equal(a->publish.retain, b->publish.retain);
+    assert_ptr_equal(a->publish.payload.ptr, b->publish.payload.ptr);
+    assert_int_equal(a->publish.payload.len, b->publish.payload.len);
+}
+
 static void test_publish_fast_vs_general(void **state)
 {
     (void)state;
@@ -139,7 +162,10 @@ static void test_publish_fast_vs_general(void **state)
         assert_int_equal(ea, eb);
         if (ra == MQWS_OK) {
             ok++;
-            assert_memory_equal(&a, &b, sizeof a);
+            if (a.type == MQWS_PUBLISH)
+                assert_same_publish(&a, &b);
+            else /* both from the general decoder, which zeroes the whole packet */
+                assert_memory_equal(&a, &b, sizeof a);
         }
         free(in);
     }

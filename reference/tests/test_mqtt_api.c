@@ -672,16 +672,20 @@ static void test_props_placement(void **state)
             mqws_packet pkt = {0};
             pkt.type = (mqws_packet_type)t;
             pkt.packet_id = 1;
-            pkt.publish.topic = S("t");
             uint8_t list[8];
             size_t ll = 0;
             if (t == MQWS_SUBSCRIBE || t == MQWS_UNSUBSCRIBE)
                 mqws_list_append_sub(list, sizeof list, &ll, S("t"), t == MQWS_SUBSCRIBE, 0);
             else
                 list[ll++] = 0;
-            pkt.list.raw = list;
-            pkt.list.raw_len = ll;
-            pkt.list.count = 1;
+            /* the body members share storage: only the one of the type */
+            if (t == MQWS_PUBLISH) {
+                pkt.publish.topic = S("t");
+            } else if (t >= MQWS_SUBSCRIBE && t <= MQWS_UNSUBACK) {
+                pkt.list.raw = list;
+                pkt.list.raw_len = ll;
+                pkt.list.count = 1;
+            }
             pkt.props = mqws_props_from_builder(&b);
             uint8_t out[64];
             size_t n = enc(&pkt, 5, out, sizeof out);

@@ -245,11 +245,21 @@ typedef struct mqws_publish {
 } mqws_publish;
 
 /**
- * A decoded (or to-be-encoded) control packet. Fields not used by a type are 0.
+ * A decoded (or to-be-encoded) control packet. The fields before the union are
+ * defined for every type (0 where the type has none):
+ *  - packet_id: PUBLISH with QoS 1/2, PUBACK..PUBCOMP, SUBSCRIBE..UNSUBACK.
  *  - reason_code: CONNACK return/reason code; 5.0 PUBACK..PUBCOMP, DISCONNECT,
  *    AUTH reason code (0 when the packet omitted it).
  *  - session_present: CONNACK.
- *  - list: SUBSCRIBE / UNSUBSCRIBE entries, SUBACK / UNSUBACK reason codes.
+ *  - props: 5.0 CONNECT, CONNACK, PUBLISH, PUBACK..PUBCOMP, SUBSCRIBE..UNSUBACK,
+ *    DISCONNECT, AUTH (raw_len 0 when empty or 3.1.1).
+ * The type-specific bodies share storage (an anonymous union): after a decode
+ * only the one member of pkt->type is defined, and its fields all are:
+ *  - connect: CONNECT.   - publish: PUBLISH.
+ *  - list: SUBSCRIBE, UNSUBSCRIBE (entries), SUBACK, UNSUBACK (reason codes).
+ * No other type has a body member; reading another member (say p.list of a
+ * PUBLISH) gives unspecified values. For encoding, fill only the member of the
+ * type (start from a zeroed packet): the encoder reads no other member.
  */
 typedef struct mqws_packet {
     mqws_packet_type type;
@@ -259,9 +269,11 @@ typedef struct mqws_packet {
     uint8_t reason_code;
     bool session_present;
     mqws_props props; /* 5.0 */
-    mqws_connect connect;
-    mqws_publish publish;
-    mqws_list list;
+    union {
+        mqws_connect connect; /* CONNECT */
+        mqws_publish publish; /* PUBLISH */
+        mqws_list list;       /* SUBSCRIBE, UNSUBSCRIBE, SUBACK, UNSUBACK */
+    };
 } mqws_packet;
 
 /** Decoder limits. Zero-filled: no limit beyond the protocol's own. */

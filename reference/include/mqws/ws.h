@@ -74,7 +74,8 @@ typedef struct mqws_ws_event {
 typedef struct mqws_ws_decoder {
     mqws_role role;
     uint64_t max_message;     /* data message size limit (sum of its frames' payloads) */
-    /* state */
+    /* state: offset, err_offset and (for the last event's frame) fin and remaining
+     * are meant to be read; the rest is the decoder's working state */
     uint8_t hdr[MQWS_WS_MAX_HEADER];
     uint8_t hdr_len;          /* header bytes collected so far */
     uint8_t hdr_need;         /* header bytes needed (2 until the length form is known) */
@@ -84,7 +85,7 @@ typedef struct mqws_ws_decoder {
     bool closed;              /* a close frame was decoded: later bytes are an error */
     uint8_t opcode;           /* opcode of the current frame */
     uint8_t msg_opcode;       /* opcode of the open data message */
-    bool fin;
+    bool fin;                 /* FIN bit of the current frame */
     uint8_t mask[4];
     bool masked;
     uint64_t remaining;       /* payload bytes left in the current frame */
