@@ -197,6 +197,7 @@ class WsClient:
         self.masked_frames = 0
         self.rsv_frames = 0
         self.server_frames = []
+        self.pongs = []
         self.close_received = None
         self.close_sent = False
         self.auto_pong = True
@@ -272,6 +273,7 @@ class WsClient:
                     self.send_raw(ws.encode_frame(ws.OP_PONG, f.payload), "pong (answer to ping)")
                 continue
             if f.opcode == ws.OP_PONG:
+                self.pongs.append(f.payload)
                 continue
             if f.opcode == ws.OP_CLOSE:
                 self.close_received = f
@@ -365,6 +367,7 @@ class MqttClient:
         self.ws, self.version = ws_client, version
         ws_client.version = version
         self.connack = None
+        self.stash = []  # PUBLISH packets read while waiting for something else
 
     @property
     def tr(self):
@@ -387,6 +390,8 @@ class MqttClient:
 
     def recv(self, timeout=None, skip=("PINGRESP",)):
         """Next packet as a dict (skipping `skip` types), or an Event for close/eof/timeout."""
+        if self.stash:
+            return self.stash.pop(0)
         timeout = self.ws.target.timeout if timeout is None else timeout
         deadline = time.monotonic() + timeout
         while True:
@@ -402,12 +407,36 @@ class MqttClient:
             return d
 
     def expect(self, ptype, timeout=None):
-        d = self.recv(timeout)
+        """The next packet of type `ptype`; PUBLISH packets that come first are
+        kept for later recv() calls (the server may deliver before it acks)."""
+        timeout = self.ws.target.timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
+        held = []
+        while True:
+            d = self._recv_raw(max(deadline - time.monotonic(), 0), ptype)
+            if isinstance(d, dict) and d["type"] == "PUBLISH" and ptype != "PUBLISH":
+                held.append(d)
+                continue
+            break
+        self.stash.extend(held)
         if isinstance(d, Event):
             raise Expectation(f"{ptype}", f"{d.kind}" + (f" (close code {d.code})" if d.code else ""))
         if d["type"] != ptype:
             raise Expectation(ptype, d["type"] + (f" code 0x{d['code']:02x}" if "code" in d else ""))
         return d
+
+    def _recv_raw(self, timeout, want):
+        skip = () if want == "PINGRESP" else ("PINGRESP",)
+        while True:
+            e = self.ws.next_event(timeout)
+            if e.kind != "packet":
+                return e
+            try:
+                d = mqtt.decode(e.data, self.version)
+            except (mqtt.Malformed, KeyError) as err:
+                raise CaseError(f"undecodable packet from the server: {err}: {e.data.hex()}") from None
+            if d["type"] not in skip:
+                return d
 
     def collect(self, timeout, until=None):
         """Packets until `timeout` passes, or until a packet makes until(d) true."""

@@ -9,6 +9,7 @@ exception that escapes it is an `error` verdict.
 import fnmatch
 import time
 import traceback
+import zlib
 
 from . import net
 from .requirements import requirement
@@ -103,8 +104,12 @@ class Context:
         return f"mqws-check/{self.run_id}/{self.case.id}/{name}".rstrip("/")
 
     def client_id(self, name="c"):
-        base = f"mqwsc-{self.run_id}-{abs(hash(self.case.id)) % 10**8:08d}-{name}"
-        return base[:23] if self.version == 4 else base
+        h = zlib.crc32(self.case.id.encode()) % 36**6
+        tag = ""
+        while len(tag) < 6:
+            h, r = divmod(h, 36)
+            tag += "0123456789abcdefghijklmnopqrstuvwxyz"[r]
+        return f"c{self.run_id}{tag}{name}"[:23]
 
     def ws(self, protocols=("mqtt",), path=None, extra=()):
         c = net.WsClient(self.target, self.tr, self.version)
