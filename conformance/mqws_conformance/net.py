@@ -262,7 +262,12 @@ class WsClient:
 
     # --- receiving
     def _feed(self, data):
-        for f in self.frames.feed(data):
+        try:
+            frames = self.frames.feed(data)
+        except ValueError as e:
+            self.pending.append(Event("badframe", data, reason=str(e)))
+            return
+        for f in frames:
             self.server_frames.append(f)
             if f.masked:
                 self.masked_frames += 1
@@ -456,7 +461,7 @@ class MqttClient:
             if until and until(d):
                 return out
 
-    def outcome(self, timeout=None, probe=True):
+    def outcome(self, timeout=None, probe=True, until_close=False):
         """Judges how the target reacted to what was just sent: sends a PINGREQ
         (if `probe`) and reads until the connection closes, a PINGRESP comes, or
         the timeout passes. PINGRESP = accepted; close frame, DISCONNECT, a
@@ -492,7 +497,9 @@ class MqttClient:
             except (mqtt.Malformed, KeyError):
                 o.packets.append({"type": "UNDECODABLE", "hex": e.data.hex()})
                 continue
-            if d["type"] == "PINGRESP":
+            if d["type"] == "PINGRESP" and until_close:
+                o.packets.append(d)
+            elif d["type"] == "PINGRESP":
                 if not o.refused:
                     o.accepted = True
                     return o
@@ -501,7 +508,7 @@ class MqttClient:
             elif d["type"] == "CONNACK":
                 o.connack = d["code"]
                 self.connack = d
-                if d["code"] == 0 and not probe:
+                if d["code"] == 0 and not probe and not until_close:
                     o.accepted = True
                     return o
             else:

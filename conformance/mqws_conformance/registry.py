@@ -147,8 +147,8 @@ class Context:
         if self.verdict is None or SEVERITY[verdict] > SEVERITY[self.verdict]:
             self.verdict = verdict
 
-    def passed(self, observed=""):
-        self._set("pass", observed)
+    def passed(self, observed="", expected=None):
+        self._set("pass", observed, expected)
 
     def fail(self, observed, expected=None):
         # an input the specs allow either way can never fail

@@ -130,6 +130,8 @@ class FrameParser:
             if len(b) < 10:
                 return None
             n = struct.unpack(">Q", b[2:10])[0]
+            if n >> 63:
+                raise ValueError("64-bit payload length with the most significant bit set")
             pos = 10
         key = None
         if masked:

@@ -201,6 +201,9 @@ def keepalive(ctx):
     t0 = time.monotonic()
     e = m.recv(ka * 1.5 + 5)
     dt = time.monotonic() - t0
+    if isinstance(e, dict) and e["type"] == "DISCONNECT":
+        ctx.note(f"DISCONNECT reason 0x{e['code']:02x} before the close")
+        e = Event("close")
     limit = ka * 1.5
     if not isinstance(e, Event) or e.kind == "timeout":
         ctx.fail(f"still open after {dt:.1f} s", f"closed after about {limit:.1f} s")

@@ -348,7 +348,7 @@ def make_stream_case(doc, params, t):
         want = expected_responses(pkts)
         if ends:
             # the connection ends with the input: answers before the close are optional
-            o = m.outcome(probe=False)
+            o = m.outcome(probe=False, until_close=True)
             ctx.check(o.eof or o.close_code is not None, f"{o.summary()}; packets {[p['type'] for p in o.packets]}",
                       "the packets processed, then the connection closed")
             return

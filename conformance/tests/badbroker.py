@@ -1,0 +1,699 @@
+"""A deliberately misbehaving MQTT-over-WebSocket broker for the suite's own tests.
+
+With no switch it follows the rules the suite checks (well enough for the
+semantic cases: QoS 0/1/2, retained, will, sessions, keep alive, the 5.0
+features). Each switch breaks exactly one rule, so a test can show that the
+cases mapped to that rule fail, and only then.
+
+Byte-level refusals of the vector inputs come from the vectors themselves (an
+oracle keyed by the exact bytes): this target exists to exercise the suite's
+judging, not to be a second reference decoder. Threads, one per connection;
+listens on 127.0.0.1 and a free port.
+"""
+import base64
+import json
+import os
+import socket
+import struct
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+
+from mqws_conformance import mqtt, ws  # noqa: E402
+
+VECTORS = os.path.normpath(os.path.join(HERE, "..", "..", "vectors"))
+
+SWITCHES = {
+    "text_ok": "text frames are accepted like binary ones (MQTT-6.0.0-1)",
+    "send_text": "the server sends its packets in text frames (MQTT-6.0.0-1)",
+    "echo_list": "the offered Sec-WebSocket-Protocol list is echoed (RFC6455-4.2.2)",
+    "prefer_legacy": "'mqttv3.1' is preferred over 'mqtt' (MQTT-6.0.0-4)",
+    "bad_accept": "a wrong Sec-WebSocket-Accept (RFC6455-4.2.2)",
+    "any_version": "any Sec-WebSocket-Version is upgraded (RFC6455-4.4)",
+    "lenient_http": "malformed Upgrade requests are upgraded (RFC6455-4.2.1)",
+    "unmasked_ok": "unmasked client frames are accepted (RFC6455-5.1)",
+    "rsv_ok": "RSV bits and reserved opcodes are ignored (RFC6455-5.2)",
+    "masked_server": "the server masks its own frames (RFC6455-5.1)",
+    "no_pong": "pings are not answered (RFC6455-5.5.2)",
+    "close_no_echo": "a close frame is not answered (RFC6455-5.5.1)",
+    "odd_split": "the server splits and coalesces its packets at odd points (harmless)",
+    "accept_invalid_packets": "malformed MQTT packets are accepted (MQTT-4.8.0-1)",
+    "qos2_dup": "a re-sent QoS 2 PUBLISH is delivered again (MQTT-4.3.3-2)",
+    "no_will": "the will is never published (MQTT-3.1.2-8)",
+    "will_on_disconnect": "the will is published even after DISCONNECT (MQTT-3.1.2-10)",
+    "no_keepalive": "Keep Alive is not enforced (MQTT-3.1.2-24)",
+    "no_retain": "retained messages are not kept (MQTT-3.3.1-5)",
+    "no_redelivery": "unacknowledged messages are not re-sent on reconnect (MQTT-4.4.0-1)",
+    "no_dup_flag": "re-sent messages have DUP 0 (MQTT-3.3.1-1)",
+    "ignore_receive_max": "the client's Receive Maximum is ignored (MQTT-3.3.4-7)",
+    "ignore_max_packet": "the client's Maximum Packet Size is ignored (MQTT-3.1.2-24)",
+    "ignore_no_local": "No Local is ignored (MQTT-3.8.3-3)",
+    "no_sub_ids": "Subscription Identifiers are not sent (MQTT-3.3.4-3)",
+    "no_sessions": "sessions end with the connection whatever the client asked (MQTT-3.1.2-4)",
+    "second_connect_ok": "a second CONNECT is ignored (MQTT-3.1.0-2)",
+}
+
+
+def _load_oracle():
+    hs, pk = {}, {}
+    with open(os.path.join(VECTORS, "handshake", "server_requests.json"), encoding="utf-8") as f:
+        for g in json.load(f)["testGroups"]:
+            p = g.get("params") or {}
+            if p.get("policy") or p.get("max_bytes") or p.get("path"):
+                continue
+            for t in g["tests"]:
+                raw = bytes.fromhex(t["input"]) if "input" in t else t["text"].encode("latin-1")
+                hs[raw] = t["expect"]
+    for rel in ("v311.json", "v5.json"):
+        with open(os.path.join(VECTORS, "mqtt", rel), encoding="utf-8") as f:
+            for g in json.load(f)["testGroups"]:
+                if "max_packet_size" in g["params"]:
+                    continue
+                for t in g["tests"]:
+                    pk[(g["params"]["version"], bytes.fromhex(t["input"]))] = (t["result"], t["expect"])
+    return hs, pk
+
+
+HS_ORACLE, PKT_ORACLE = _load_oracle()
+
+
+class Session:
+    def __init__(self, cid):
+        self.cid = cid
+        self.subs = {}           # filter -> (options, subscription id)
+        self.queue = []          # messages waiting while offline or over receive maximum
+        self.out = {}            # packet id -> [msg, state] for unacknowledged QoS 1/2
+        self.qos2_in = set()     # incoming QoS 2 ids between PUBREC and PUBREL
+        self.next_pid = 1
+        self.conn = None
+        self.expiry = 0
+        self.persistent = False
+        self.expire_at = None
+
+
+def topic_matches(flt, topic):
+    if topic.startswith("$") and flt[:1] in ("+", "#"):
+        return False
+    f, t = flt.split("/"), topic.split("/")
+    for i, part in enumerate(f):
+        if part == "#":
+            return True
+        if i >= len(t):
+            return False
+        if part != "+" and part != t[i]:
+            return False
+    return len(f) == len(t)
+
+
+class Conn(threading.Thread):
+    def __init__(self, broker, sock):
+        super().__init__(daemon=True)
+        self.b, self.sock = broker, sock
+        self.sw = broker.switches
+        self.lock = threading.Lock()
+        self.frames = ws.FrameParser()
+        self.reader = mqtt.PacketReader()
+        self.version = 4
+        self.session = None
+        self.will = None
+        self.keepalive = 0
+        self.last = time.monotonic()
+        self.closed = False
+        self.msg_op = None
+        self.close_sent = False
+        self.aliases = {}
+        self.client_receive_max = 65535
+        self.client_max_packet = None
+        self.connected = False
+
+    # ------------------------------------------------------------ output
+    def send_bytes(self, data):
+        try:
+            with self.lock:
+                self.sock.sendall(data)
+        except OSError:
+            self.closed = True
+
+    def frame(self, op, payload):
+        return ws.encode_frame(op, payload, mask=bool("masked_server" in self.sw))
+
+    def send_pkt(self, pkt):
+        if self.closed:
+            return
+        op = ws.OP_TEXT if "send_text" in self.sw else ws.OP_BINARY
+        if "odd_split" in self.sw and len(pkt) > 2:
+            cut = max(1, len(pkt) // 3)
+            self.send_bytes(ws.encode_frame(op, pkt[:cut], fin=False, mask=False)
+                            + ws.encode_frame(ws.OP_CONT, pkt[cut:cut + 1], fin=False, mask=False))
+            self.send_bytes(ws.encode_frame(ws.OP_CONT, pkt[cut + 1:], mask=False))
+            return
+        self.send_bytes(self.frame(op, pkt))
+
+    def fail(self, code=1002, reason_code=None):
+        """Ends the connection: optional DISCONNECT (5.0), a close frame, TCP close."""
+        if self.closed:
+            return
+        if reason_code is not None and self.version == 5 and self.connected:
+            self.send_pkt(mqtt.disconnect(5, reason_code))
+        if code and not self.close_sent:
+            self.send_bytes(self.frame(ws.OP_CLOSE, struct.pack(">H", code)))
+            self.close_sent = True
+        self.shutdown()
+
+    def shutdown(self):
+        self.closed = True
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+
+    # ------------------------------------------------------------ handshake
+    def handshake(self):
+        buf = b""
+        self.sock.settimeout(10)
+        while b"\r\n\r\n" not in buf and b"\n\n" not in buf:
+            try:
+                d = self.sock.recv(65536)
+            except OSError:
+                return None
+            if not d:
+                return None
+            buf += d
+            if len(buf) > 8192 and b"\r\n\r\n" not in buf:
+                self.send_bytes(b"HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\n\r\n")
+                return None
+        if b"\r\n\r\n" not in buf:
+            exp = HS_ORACLE.get(buf)
+            self.send_bytes(f"HTTP/1.1 {exp['status'] if exp else 400} Refused\r\nContent-Length: 0\r\n\r\n".encode())
+            return None
+        head, _, rest = buf.partition(b"\r\n\r\n")
+        exp = HS_ORACLE.get(head + b"\r\n\r\n") or HS_ORACLE.get(buf)
+        if exp and exp.get("status", 101) != 101 and "lenient_http" not in self.sw:
+            if exp["status"] == 426 and "any_version" in self.sw:
+                pass
+            else:
+                extra = "Sec-WebSocket-Version: 13\r\n" if exp["status"] == 426 else ""
+                self.send_bytes(f"HTTP/1.1 {exp['status']} Refused\r\n{extra}Content-Length: 0\r\n\r\n".encode())
+                return None
+        lines = head.decode("latin-1").split("\r\n")
+        parts = lines[0].split(" ")
+        fields = {}
+        protos = []
+        for line in lines[1:]:
+            n, sep, v = line.partition(":")
+            if not sep:
+                continue
+            n = n.strip().lower()
+            fields.setdefault(n, []).append(v.strip())
+            if n == "sec-websocket-protocol":
+                protos += [p.strip() for p in v.split(",") if p.strip()]
+
+        def refuse(status, extra=""):
+            self.send_bytes(f"HTTP/1.1 {status} Refused\r\n{extra}Content-Length: 0\r\n\r\n".encode())
+            return None
+
+        lenient = "lenient_http" in self.sw
+        if not lenient and (len(parts) != 3 or parts[0] != "GET" or not parts[2].startswith("HTTP/1.")
+                            or parts[2] == "HTTP/1.0"):
+            return refuse(400)
+        if not lenient and len(fields.get("host", [])) != 1:
+            return refuse(400)
+        if "websocket" not in [x.strip().lower() for v in fields.get("upgrade", []) for x in v.split(",")]:
+            return refuse(400)
+        if "upgrade" not in [x.strip().lower() for v in fields.get("connection", []) for x in v.split(",")]:
+            return refuse(400)
+        keys = fields.get("sec-websocket-key", [])
+        try:
+            ok_key = len(keys) == 1 and len(base64.b64decode(keys[0], validate=True)) == 16
+        except ValueError:
+            ok_key = False
+        if not ok_key and not lenient:
+            return refuse(400)
+        if fields.get("sec-websocket-version") != ["13"] and "any_version" not in self.sw:
+            return refuse(426, "Sec-WebSocket-Version: 13\r\n")
+        if "echo_list" in self.sw and protos:
+            sel = ", ".join(protos)
+        elif "prefer_legacy" in self.sw and "mqttv3.1" in protos:
+            sel = "mqttv3.1"
+        elif "mqtt" in protos:
+            sel = "mqtt"
+        else:
+            return refuse(400)
+        acc = ws.accept_for(keys[0] if keys else "x")
+        if "bad_accept" in self.sw:
+            acc = ws.accept_for("bad" + (keys[0] if keys else ""))
+        self.send_bytes((f"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                         f"Sec-WebSocket-Accept: {acc}\r\nSec-WebSocket-Protocol: {sel}\r\n\r\n").encode())
+        return rest
+
+    # ------------------------------------------------------------ main loop
+    def run(self):
+        try:
+            rest = self.handshake()
+            if rest is None:
+                self.shutdown()
+                return
+            self.sock.settimeout(0.1)
+            if rest:
+                self.on_bytes(rest)
+            while not self.closed:
+                if self.keepalive and "no_keepalive" not in self.sw and \
+                        time.monotonic() - self.last > 1.5 * self.keepalive:
+                    self.fail(1000, 0x8D)
+                    break
+                try:
+                    d = self.sock.recv(65536)
+                except socket.timeout:
+                    continue
+                except OSError:
+                    break
+                if not d:
+                    break
+                self.on_bytes(d)
+        finally:
+            if not self.closed:
+                self.shutdown()
+            self.b.gone(self)
+
+    def on_bytes(self, data):
+        try:
+            frames = self.frames.feed(data)
+        except ValueError:
+            return self.fail(1002)
+        for f in frames:
+            if self.closed:
+                return
+            self.on_frame(f)
+
+    def on_frame(self, f):
+        sw = self.sw
+        if self.close_sent:
+            return self.shutdown()
+        if not f.masked and "unmasked_ok" not in sw:
+            return self.fail(1002)
+        if (f.rsv or f.opcode in (3, 4, 5, 6, 7, 0xB, 0xC, 0xD, 0xE, 0xF)) and "rsv_ok" not in sw:
+            return self.fail(1002)
+        if f.opcode in (3, 4, 5, 6, 7, 0xB, 0xC, 0xD, 0xE, 0xF):
+            return
+        raw_n = f.raw_len - len(f.payload) - (4 if f.masked else 0)
+        n = len(f.payload)
+        if (raw_n == 4 and n < 126) or (raw_n == 10 and n < 65536):
+            return self.fail(1002)
+        if f.opcode >= 8:
+            if len(f.payload) > 125 or not f.fin:
+                return self.fail(1002)
+            if f.opcode == ws.OP_PING:
+                if "no_pong" not in sw:
+                    self.send_bytes(self.frame(ws.OP_PONG, f.payload))
+                return
+            if f.opcode == ws.OP_PONG:
+                return
+            code = f.close_code()
+            if len(f.payload) == 1:
+                return self.fail(1002)
+            if code is not None and (code < 1000 or code in (1004, 1005, 1006, 1015) or 1016 <= code < 3000
+                                     or code >= 5000):
+                return self.fail(1002)
+            try:
+                f.payload[2:].decode("utf-8")
+            except UnicodeDecodeError:
+                return self.fail(1007)
+            self.abnormal = True
+            if "close_no_echo" not in sw:
+                self.send_bytes(self.frame(ws.OP_CLOSE, f.payload[:2]))
+            self.close_sent = True
+            self.shutdown()
+            return
+        op = f.opcode
+        if op == ws.OP_CONT:
+            if self.msg_op is None:
+                return self.fail(1002)
+            op = self.msg_op
+        elif self.msg_op is not None:
+            return self.fail(1002)
+        self.msg_op = None if f.fin else op
+        if op == ws.OP_TEXT and "text_ok" not in sw:
+            return self.fail(1003)
+        try:
+            pkts = self.reader.feed(f.payload)
+        except mqtt.Malformed:
+            return self.fail(1002, 0x81)
+        for p in pkts:
+            if self.closed:
+                return
+            self.last = time.monotonic()
+            self.on_packet(p)
+
+    # ------------------------------------------------------------ MQTT
+    def on_packet(self, p):
+        sw = self.sw
+        ptype = p[0] >> 4
+        version = self.version
+        if ptype == mqtt.CONNECT and len(p) > 8 and p[2:8] == b"\x00\x04MQTT" and p[8] in (4, 5):
+            version = p[8]
+        oracle = PKT_ORACLE.get((version, p))
+        if oracle and oracle[0] == "invalid" and "accept_invalid_packets" not in sw:
+            rc = oracle[1].get("reason_code")
+            if ptype == mqtt.CONNECT and not self.connected:
+                self.version = version
+                if rc:
+                    self.send_pkt(mqtt.connack(False, rc, version))
+                return self.fail(1002)
+            return self.fail(1002, rc or 0x81)
+        try:
+            d = mqtt.decode(p, version)
+        except (mqtt.Malformed, KeyError, IndexError):
+            if "accept_invalid_packets" in sw:
+                return
+            return self.fail(1002, 0x81)
+        t = d["type"]
+        if not self.connected:
+            if t != "CONNECT":
+                return self.fail(1002)
+            return self.on_connect(d)
+        if t == "CONNECT":
+            if "second_connect_ok" in sw:
+                return
+            return self.fail(1002, 0x82)
+        handler = getattr(self, "on_" + t.lower(), None)
+        if handler is None:
+            if "accept_invalid_packets" in sw:
+                return
+            return self.fail(1002, 0x82)
+        handler(d)
+
+    def on_connect(self, d):
+        v = d["level"]
+        if d["protocol_name"] != "MQTT" or v not in (4, 5):
+            if d["protocol_name"] == "MQTT" and v not in (4, 5):
+                self.send_pkt(mqtt.connack(False, 1, 4))
+            return self.fail(1002)
+        self.version = v
+        props = dict(d["props"])
+        cid = d["client_id"]
+        assigned = None
+        if not cid:
+            if v == 4 and not d["clean"]:
+                self.send_pkt(mqtt.connack(False, 2, 4))
+                return self.fail(1002)
+            cid = assigned = f"auto-{id(self):x}"
+        self.keepalive = d["keepalive"]
+        self.client_receive_max = props.get("receive_maximum", 65535)
+        self.client_max_packet = props.get("maximum_packet_size")
+        self.will = d.get("will")
+        expiry = props.get("session_expiry", 0) if v == 5 else (0 if d["clean"] else 0xFFFFFFFF)
+        if "no_sessions" in self.sw:
+            expiry = 0
+        present, s = self.b.attach(self, cid, d["clean"], expiry)
+        self.session = s
+        self.connected = True
+        out = []
+        if v == 5:
+            out = [("topic_alias_maximum", 10), ("receive_maximum", 20)]
+            if assigned:
+                out.append(("assigned_client_id", assigned))
+        self.send_pkt(mqtt.connack(present, 0, v, out))
+        self.b.resend(s)
+
+    def on_publish(self, d):
+        v = self.version
+        props = dict(d["props"])
+        topic = d["topic"]
+        if d["qos"] == 3 or "+" in topic or "#" in topic:
+            return self.fail(1002, 0x82)
+        alias = props.get("topic_alias")
+        if alias is not None:
+            if alias == 0 or alias > 10:
+                return self.fail(1002, 0x94)
+            if topic:
+                self.aliases[alias] = topic
+            elif alias in self.aliases:
+                topic = self.aliases[alias]
+            else:
+                return self.fail(1002, 0x82)
+        elif not topic:
+            return self.fail(1002, 0x82)
+        pid = d["packet_id"]
+        deliver = True
+        if d["qos"] == 2:
+            if pid in self.session.qos2_in and "qos2_dup" not in self.sw:
+                deliver = False
+            self.session.qos2_in.add(pid)
+        if deliver:
+            fwd = [(n, x) for n, x in d["props"] if n not in ("topic_alias", "subscription_id")]
+            self.b.publish(self, topic, d["payload"], d["qos"], d["retain"], fwd)
+        if d["qos"] == 1:
+            self.send_pkt(mqtt.ack(mqtt.PUBACK, pid, v))
+        elif d["qos"] == 2:
+            self.send_pkt(mqtt.ack(mqtt.PUBREC, pid, v))
+
+    def on_pubrel(self, d):
+        known = d["packet_id"] in self.session.qos2_in
+        self.session.qos2_in.discard(d["packet_id"])
+        self.send_pkt(mqtt.ack(mqtt.PUBCOMP, d["packet_id"], self.version, None if known or self.version == 4 else 0x92))
+
+    def on_puback(self, d):
+        self.b.acked(self.session, d["packet_id"], "PUBACK")
+
+    def on_pubrec(self, d):
+        self.b.acked(self.session, d["packet_id"], "PUBREC")
+        self.send_pkt(mqtt.ack(mqtt.PUBREL, d["packet_id"], self.version))
+
+    def on_pubcomp(self, d):
+        self.b.acked(self.session, d["packet_id"], "PUBCOMP")
+
+    def on_subscribe(self, d):
+        props = dict(d["props"])
+        sid = props.get("subscription_id")
+        codes, retained = [], []
+        for f, opts in d["filters"]:
+            qos = opts & 3
+            if qos == 3:
+                return self.fail(1002, 0x82)
+            new = f not in self.session.subs
+            self.session.subs[f] = (opts, sid)
+            codes.append(qos)
+            rh = (opts >> 4) & 3 if self.version == 5 else 0
+            if rh == 0 or (rh == 1 and new):
+                retained += [(t, m) for t, m in self.b.retained_for(f)]
+        self.send_pkt(mqtt.suback(d["packet_id"], codes, self.version))
+        for t, (payload, q, props_) in retained:
+            opts, sid_ = self.session.subs.get(next(f for f, _ in d["filters"] if topic_matches(f, t)), (1, None))
+            self.b.enqueue(self.session, t, payload, min(q, opts & 3), True, props_, [sid_] if sid_ else [])
+
+    def on_unsubscribe(self, d):
+        codes = []
+        for f, _ in d["filters"]:
+            codes.append(0 if self.session.subs.pop(f, None) is not None else 0x11)
+        self.send_pkt(mqtt.unsuback(d["packet_id"], codes, self.version))
+
+    def on_pingreq(self, d):
+        self.send_pkt(b"\xd0\x00")
+
+    def on_disconnect(self, d):
+        if self.version == 5 and d["code"] == 0x04:
+            self.abnormal = True
+        else:
+            if "will_on_disconnect" not in self.sw:
+                self.will = None
+        props = dict(d["props"])
+        if "session_expiry" in props and self.session:
+            self.session.expiry = props["session_expiry"]
+        self.shutdown()
+
+    def on_auth(self, d):
+        return self.fail(1002, 0x82)
+
+
+class BadBroker:
+    def __init__(self, switches=(), port=0):
+        unknown = set(switches) - set(SWITCHES)
+        if unknown:
+            raise ValueError(f"unknown switches {unknown}")
+        self.switches = set(switches)
+        self.lsock = socket.socket()
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.lsock.bind(("127.0.0.1", port))
+        self.lsock.listen(128)
+        self.port = self.lsock.getsockname()[1]
+        self.url = f"ws://127.0.0.1:{self.port}/mqtt"
+        self.lock = threading.RLock()
+        self.sessions = {}
+        self.retained = {}
+        self.running = True
+
+    def start(self):
+        threading.Thread(target=self._accept, daemon=True).start()
+        return self
+
+    def stop(self):
+        self.running = False
+        try:
+            self.lsock.close()
+        except OSError:
+            pass
+        with self.lock:
+            conns = [s.conn for s in self.sessions.values() if s.conn]
+        for c in conns:
+            c.shutdown()
+
+    def _accept(self):
+        while self.running:
+            try:
+                s, _ = self.lsock.accept()
+            except OSError:
+                return
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            Conn(self, s).start()
+
+    # ------------------------------------------------------------ sessions
+    def attach(self, conn, cid, clean, expiry):
+        with self.lock:
+            s = self.sessions.get(cid)
+            if s and s.expire_at is not None and time.monotonic() > s.expire_at:
+                s = None
+            old = s.conn if s else None
+            if old is not None and old is not conn:
+                old.will_takeover = True
+                old.shutdown()
+            present = bool(s) and not clean and s.persistent
+            if not present:
+                s = Session(cid)
+                self.sessions[cid] = s
+            s.conn, s.expiry, s.persistent, s.expire_at = conn, expiry, expiry > 0, None
+            return present, s
+
+    def gone(self, conn):
+        with self.lock:
+            s = conn.session
+            if s and s.conn is conn:
+                s.conn = None
+                if s.expiry == 0:
+                    self.sessions.pop(s.cid, None)
+                elif s.expiry != 0xFFFFFFFF:
+                    s.expire_at = time.monotonic() + s.expiry
+            will = conn.will
+        if will and conn.connected and "no_will" not in self.switches:
+            self.publish(None, will["topic"], will["payload"], will["qos"], will["retain"], will.get("props") or [])
+
+    def retained_for(self, flt):
+        if "no_retain" in self.switches:
+            return []
+        with self.lock:
+            return [(t, m) for t, m in self.retained.items() if topic_matches(flt, t)]
+
+    def publish(self, sender, topic, payload, qos, retain, props):
+        with self.lock:
+            if retain and "no_retain" not in self.switches:
+                if payload:
+                    self.retained[topic] = (payload, qos, props)
+                else:
+                    self.retained.pop(topic, None)
+            targets = []
+            for s in list(self.sessions.values()):
+                best, sids, rap = None, [], False
+                for f, (opts, sid) in s.subs.items():
+                    if not topic_matches(f, topic):
+                        continue
+                    if opts & 4 and sender is not None and s.conn is sender and "ignore_no_local" not in self.switches:
+                        continue
+                    best = max(best or 0, opts & 3)
+                    rap = rap or bool(opts & 8)
+                    if sid:
+                        sids.append(sid)
+                if best is not None:
+                    targets.append((s, min(qos, best), sids, rap))
+        expiry = dict(props).get("message_expiry")
+        until = time.monotonic() + expiry if expiry is not None else None
+        for s, q, sids, rap in targets:
+            self.enqueue(s, topic, payload, q, retain and rap, props, sids, until)
+
+    def enqueue(self, s, topic, payload, qos, retain, props, sids, until=None):
+        msg = {"topic": topic, "payload": payload, "qos": qos, "retain": retain, "props": props,
+               "sids": [] if "no_sub_ids" in self.switches else sids, "until": until}
+        with self.lock:
+            if s.conn is None:
+                if qos and s.persistent:
+                    s.queue.append(msg)
+                return
+            s.queue.append(msg)
+        self.flush(s)
+
+    def flush(self, s):
+        with self.lock:
+            c = s.conn
+            if c is None:
+                return
+            send = []
+            while s.queue:
+                inflight = sum(1 for m in s.out.values())
+                m = s.queue[0]
+                if m["qos"] and inflight >= c.client_receive_max and "ignore_receive_max" not in self.switches:
+                    break
+                s.queue.pop(0)
+                if m["until"] is not None and time.monotonic() > m["until"]:
+                    continue
+                pid = None
+                if m["qos"]:
+                    pid = s.next_pid
+                    s.next_pid = s.next_pid % 65535 + 1
+                    s.out[pid] = [m, "PUBLISH"]
+                send.append((m, pid))
+        for m, pid in send:
+            self.send_publish(c, m, pid, dup=False)
+
+    def send_publish(self, c, m, pid, dup):
+        props = []
+        if c.version == 5:
+            props = [(n, v) for n, v in m["props"] if n != "message_expiry"]
+            if m["until"] is not None:
+                props.append(("message_expiry", max(0, int(m["until"] - time.monotonic()))))
+            props += [("subscription_id", i) for i in m["sids"]]
+        pkt = mqtt.publish(m["topic"], m["payload"], m["qos"], m["retain"], dup, pid, c.version, props)
+        if c.client_max_packet and len(pkt) > c.client_max_packet and "ignore_max_packet" not in self.switches:
+            if pid:
+                with self.lock:
+                    c.session.out.pop(pid, None)
+            return
+        c.send_pkt(pkt)
+
+    def acked(self, s, pid, kind):
+        with self.lock:
+            st = s.out.get(pid)
+            if not st:
+                return
+            if kind == "PUBREC":
+                st[1] = "PUBREL"
+                return
+            s.out.pop(pid, None)
+        self.flush(s)
+
+    def resend(self, s):
+        if "no_redelivery" in self.switches:
+            with self.lock:
+                s.out.clear()
+            self.flush(s)
+            return
+        with self.lock:
+            items = sorted(s.out.items())
+            c = s.conn
+        for pid, (m, state) in items:
+            if state == "PUBREL":
+                c.send_pkt(mqtt.ack(mqtt.PUBREL, pid, c.version))
+            else:
+                self.send_publish(c, m, pid, dup="no_dup_flag" not in self.switches)
+        self.flush(s)
+
+
+if __name__ == "__main__":
+    b = BadBroker(sys.argv[1:]).start()
+    print(f"listening {b.url}", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        b.stop()
