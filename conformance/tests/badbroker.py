@@ -28,7 +28,7 @@ VECTORS = os.path.normpath(os.path.join(HERE, "..", "..", "vectors"))
 
 SWITCHES = {
     "text_ok": "text frames are accepted like binary ones (MQTT-6.0.0-1)",
-    "send_text": "the server sends its packets in text frames (MQTT-6.0.0-1)",
+    "send_text": "the server sends PUBLISH packets in text frames (MQTT-6.0.0-1)",
     "echo_list": "the offered Sec-WebSocket-Protocol list is echoed (RFC6455-4.2.2)",
     "prefer_legacy": "'mqttv3.1' is preferred over 'mqtt' (MQTT-6.0.0-4)",
     "bad_accept": "a wrong Sec-WebSocket-Accept (RFC6455-4.2.2)",
@@ -143,7 +143,7 @@ class Conn(threading.Thread):
     def send_pkt(self, pkt):
         if self.closed:
             return
-        op = ws.OP_TEXT if "send_text" in self.sw else ws.OP_BINARY
+        op = ws.OP_TEXT if "send_text" in self.sw and pkt[0] >> 4 == mqtt.PUBLISH else ws.OP_BINARY
         if "odd_split" in self.sw and len(pkt) > 2:
             cut = max(1, len(pkt) // 3)
             self.send_bytes(ws.encode_frame(op, pkt[:cut], fin=False, mask=False)

@@ -1,0 +1,110 @@
+"""Proof that the suite can fail: each switch of the misbehaving target breaks
+one rule; the cases mapped to that rule fail with it and pass without it."""
+import json
+import os
+
+import pytest
+
+from mqws_conformance import cli
+
+# switch -> (scope: --only patterns, cases that must fail or be non-strict,
+#            exact: True when nothing else in the scope may deviate)
+PROOF = {
+    "text_ok": (["binary", "vec.stream-*"], {
+        "vec.stream-text-after-packet", "vec.stream-empty-text-frame", "binary.connect-in-text-frame",
+        "binary.connect-in-text-frame-bad-utf8", "binary.text-after-connack", "binary.fragmented-text"}, True),
+    "send_text": (["binary"], {"binary.server-sends-binary"}, True),
+    "echo_list": (["subprotocol"], {
+        "vec.hs-proto-mqtt-legacy-list", "vec.hs-proto-legacy-first", "vec.hs-proto-two-headers",
+        "subprotocol.mqtt-then-legacy", "subprotocol.legacy-then-mqtt", "subprotocol.two-fields",
+        "subprotocol.odd-whitespace", "subprotocol.three-values"}, False),
+    "prefer_legacy": (["subprotocol"], {
+        "vec.hs-proto-mqtt-legacy-list", "vec.hs-proto-legacy-first", "vec.hs-legacy-both",
+        "vec.hs-legacy-both-reversed", "subprotocol.mqtt-then-legacy", "subprotocol.legacy-then-mqtt",
+        "subprotocol.legacy-only"}, True),
+    "bad_accept": (["handshake", "subprotocol"], {"vec.hs-basic", "vec.hs-other-key", "handshake.accept-several-keys",
+                                   "handshake.response-fields", "handshake.split-writes"}, False),
+    "any_version": (["handshake"], {"vec.hs-version-8", "vec.hs-version-missing", "vec.hs-version-14",
+                                    "handshake.version-8-426"}, True),
+    "lenient_http": (["handshake"], {"vec.hs-method-post", "vec.hs-http-1-0", "vec.hs-host-twice",
+                                     "vec.hs-key-15-bytes", "vec.hs-malformed-space-before-colon",
+                                     "handshake.non-get"}, False),
+    "unmasked_ok": (["framing"], {"vec.ws-unmasked-ping-to-server", "framing.unmasked-binary"}, True),
+    "rsv_ok": (["framing"], {
+        "vec.ws-masked-rsv2", "vec.ws-masked-opcode-3", "vec.ws-masked-opcode-b", "framing.rsv1", "framing.rsv2",
+        "framing.rsv3", "framing.opcode-3", "framing.opcode-7", "framing.opcode-b", "framing.opcode-f"}, True),
+    "masked_server": (["framing"], {"framing.server-frames-unmasked"}, True),
+    "no_pong": (["framing", "reassembly.continuation*"], {
+        "framing.ping-answered", "reassembly.continuation-with-pings.v4",
+        "reassembly.continuation-with-pings.v5"}, True),
+    "close_no_echo": (["close", "framing"], {
+        "vec.ws-masked-close-1000", "vec.ws-masked-close-empty", "close.echo-1000", "close.echo-4000",
+        "close.echo-empty", "close.nothing-after-close"}, True),
+    "odd_split": (["reassembly", "binary", "mqtt.*", "mqtt5.*"], set(), True),
+    "accept_invalid_packets": (["vec.mqtt4-*", "vec.mqtt5-*"], {
+        "vec.mqtt4-type-0-reserved", "vec.mqtt4-connect-reserved-flag", "vec.mqtt4-publish-dup-qos0",
+        "vec.mqtt5-connect-will-qos-3", "vec.mqtt5-publish-qos2-packet-id-0"}, False),
+    "qos2_dup": (["mqtt.qos2*"], {"mqtt.qos2-no-duplicate.v4", "mqtt.qos2-no-duplicate.v5"}, True),
+    "no_will": (["close", "mqtt5.will*"], {
+        "mqtt5.will-retained", "close.ws-close-triggers-will.v4", "close.ws-close-triggers-will.v5",
+        "close.tcp-close-triggers-will.v4", "close.tcp-close-triggers-will.v5",
+        "close.disconnect-with-will-0x04.v5"}, True),
+    "will_on_disconnect": (["close"], {"close.disconnect-discards-will.v4",
+                                       "close.disconnect-discards-will.v5"}, True),
+    "no_keepalive": (["mqtt.keepalive*"], {"mqtt.keepalive-enforced.v4", "mqtt.keepalive-enforced.v5"}, True),
+    "no_retain": (["mqtt.retained*", "mqtt5.retain*", "mqtt5.will*"], {
+        "mqtt5.will-retained", "mqtt5.retain-handling-0", "mqtt5.retain-handling-1",
+        "mqtt.retained-delivered.v4", "mqtt.retained-delivered.v5"}, True),
+    "no_redelivery": (["mqtt.qos*", "mqtt.session*"], {
+        "mqtt.qos1-redelivery-after-reconnect.v4", "mqtt.qos1-redelivery-after-reconnect.v5",
+        "mqtt.qos2-pubrel-after-reconnect.v4", "mqtt.qos2-pubrel-after-reconnect.v5"}, True),
+    "no_dup_flag": (["mqtt.qos*"], {"mqtt.qos1-redelivery-after-reconnect.v4",
+                                    "mqtt.qos1-redelivery-after-reconnect.v5"}, True),
+    "ignore_receive_max": (["mqtt5.*"], {"mqtt5.receive-maximum"}, True),
+    "ignore_max_packet": (["mqtt5.*"], {"mqtt5.maximum-packet-size"}, True),
+    "ignore_no_local": (["mqtt5.*"], {"mqtt5.no-local"}, True),
+    "no_sub_ids": (["mqtt5.*"], {"mqtt5.subscription-identifier", "mqtt5.subscription-identifiers-overlap"}, True),
+    "no_sessions": (["mqtt.*", "mqtt5.*"], {
+        "mqtt5.session-expiry-resume", "mqtt5.message-expiry", "mqtt.qos1-redelivery-after-reconnect.v4",
+        "mqtt.qos1-redelivery-after-reconnect.v5", "mqtt.qos2-pubrel-after-reconnect.v4",
+        "mqtt.qos2-pubrel-after-reconnect.v5", "mqtt.session-resume.v4", "mqtt.session-resume.v5"}, True),
+    "second_connect_ok": (["close"], {"close.second-connect.v4", "close.second-connect.v5"}, True),
+}
+
+
+def run_suite(url, patterns, tmp_path, name):
+    out = tmp_path / name
+    rc = cli.main([url, "--quiet", "--jobs", "8", "--timeout", "2", "--report-dir", str(out), "--format", "json",
+                   "--only", ",".join(patterns)])
+    with open(out / "report.json") as f:
+        return rc, json.load(f)
+
+
+def deviations(doc):
+    return {c["id"]: c["verdict"] for c in doc["cases"] if c["verdict"] in ("fail", "non-strict", "error")}
+
+
+def test_every_switch_is_mapped():
+    import badbroker
+    assert set(PROOF) == set(badbroker.SWITCHES)
+
+
+def test_clean_target_passes_everything(clean_target, tmp_path):
+    rc, doc = run_suite(clean_target.url, ["*"], tmp_path, "clean")
+    assert deviations(doc) == {}
+    assert rc == 0
+    assert doc["summary"]["total"] >= 200
+
+
+@pytest.mark.parametrize("switch", sorted(PROOF))
+def test_switch_breaks_exactly_its_cases(switch, bad_target, tmp_path):
+    scope, must, exact = PROOF[switch]
+    b = bad_target(switch)
+    rc, doc = run_suite(b.url, scope, tmp_path, switch)
+    dev = deviations(doc)
+    assert not [i for i, v in dev.items() if v == "error"], dev
+    missing = must - set(dev)
+    assert not missing, f"cases that should fail under {switch}: {sorted(missing)}"
+    if exact:
+        assert set(dev) == must, f"unexpected deviations under {switch}: {sorted(set(dev) - must)}"
+    assert rc == (1 if any(v == "fail" for v in dev.values()) else 0)
