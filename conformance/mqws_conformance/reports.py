@@ -90,8 +90,10 @@ CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:1.5em auto;max-width:1200px;color:#222;padding:0 1em}
 h1{font-size:1.5em;margin-bottom:.2em} h2{font-size:1.2em;margin-top:1.8em;border-bottom:1px solid #ccc}
 .meta{color:#555} table{border-collapse:collapse;width:100%;margin:.5em 0}
-th,td{border:1px solid #ddd;padding:4px 6px;vertical-align:top;text-align:left}
-th{background:#f4f4f4} td.id{font-family:monospace;white-space:nowrap}
+th,td{border:1px solid #ddd;padding:4px 6px;vertical-align:top;text-align:left;overflow-wrap:anywhere}
+table.cases{table-layout:fixed} table.cases col.c1{width:24%} table.cases col.c2{width:9%}
+table.cases col.c3{width:30%}
+th{background:#f4f4f4} td.id{font-family:monospace}
 .v{font-weight:600;border-radius:3px;padding:1px 6px;white-space:nowrap;display:inline-block}
 .pass{background:#d9f2dc;color:#185c22}.fail{background:#f9d6d5;color:#8a1410}
 .non-strict{background:#fdeecb;color:#7a5200}.informational{background:#dde9f8;color:#1b4a85}
@@ -145,7 +147,8 @@ def write_html(doc, path):
         cases = [c for c in doc["cases"] if c["group"] == group]
         if not cases:
             continue
-        out.append(f"<h2 id='g-{group}'>{html.escape(title)}</h2><table>"
+        out.append(f"<h2 id='g-{group}'>{html.escape(title)}</h2><table class='cases'>"
+                   "<colgroup><col class='c1'><col class='c2'><col class='c3'><col></colgroup>"
                    "<tr><th>case</th><th>verdict</th><th>requirements</th><th>expected / observed</th></tr>")
         for c in cases:
             reqs = "<br>".join(f"<b>{html.escape(r['id'])}</b> {r['level']}: "
