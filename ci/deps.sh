@@ -11,6 +11,7 @@ for what in "$@"; do
     fuzz)     want+=(clang libclang-rt-14-dev zip python3) ;;
     bench)    want+=(libwslay-dev) ;;
     coverage) want+=(gcovr) ;;
+    broker-test) want+=(python3 python3-pytest openssl) ;;
     *) echo "deps.sh: unknown set '$what'" >&2; exit 2 ;;
   esac
 done
