@@ -114,7 +114,7 @@ def run(cases, target, features, jobs=4, progress=None):
         needs = list(c.needs)
         if c.mqtt == 5 and "mqtt5" not in needs:
             needs.append("mqtt5")
-        if c.mqtt == 4:
+        if c.mqtt == 4 and "mqtt4" not in needs:
             needs.append("mqtt4")
         c.needs = tuple(needs)
         return c
