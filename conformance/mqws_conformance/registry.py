@@ -97,6 +97,7 @@ class Context:
         self.observed = []
         self.clients = []
         self.notes = []
+        self.close = None
 
     # --- helpers
     def topic(self, name=""):
@@ -171,6 +172,23 @@ class Context:
             self.info(observed, expected)
         return ok
 
+    def judge_close(self, expected, outcome):
+        """The WebSocket close, judged apart from the MQTT outcome (it does not
+        change the case verdict): the code the target closed with against the
+        code the reference sends."""
+        obs = outcome.close_code
+        if obs is not None and obs == expected:
+            v = "pass"
+        elif obs is None and outcome.eof:
+            v = "informational"  # failing a connection may skip the close frame
+        elif obs is None:
+            v = "informational"
+        else:
+            v = "non-strict"
+        self.close = {"expected": expected, "observed": obs, "tcp_closed": bool(outcome.eof), "verdict": v}
+        if v == "non-strict":
+            self.note(f"WebSocket close code {obs or '(none)'}; expected {expected}")
+
     def skip(self, reason):
         raise Skip(reason)
 
@@ -229,6 +247,7 @@ def run_case(case, target, features, run_id):
         "expected": ctx.expected or "",
         "observed": "; ".join(ctx.observed),
         "notes": ctx.notes,
+        "close": ctx.close,
         "transcript": ctx.tr.entries,
         "duration_ms": round((time.monotonic() - t0) * 1000, 1),
     }

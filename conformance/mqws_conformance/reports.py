@@ -154,6 +154,11 @@ def write_html(doc, path):
             reqs = "<br>".join(f"<b>{html.escape(r['id'])}</b> {r['level']}: "
                                f"<span class='req'>{html.escape(r['summary'])}</span>" for r in c["requirements"])
             base = f"<br><small>{html.escape(c['baseline'])}</small>" if c.get("baseline") else ""
+            cl = c.get("close")
+            if cl:
+                base += (f"<br><small title='WebSocket close, judged apart'>close: <span class='v {cl['verdict']}'>"
+                         f"{cl['observed'] if cl['observed'] is not None else 'none'}</span> "
+                         f"(expected {cl['expected']})</small>")
             out.append(
                 f"<tr><td class='id'>{html.escape(c['id'])}<br><small style='font-family:sans-serif'>"
                 f"{html.escape(c['title'])}</small></td><td><span class='v {c['verdict']}'>{c['verdict']}</span>"

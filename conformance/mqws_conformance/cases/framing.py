@@ -6,7 +6,7 @@ import time
 from .. import mqtt, ws
 from ..net import MqttClient
 from .util import add, publish, receive, subscribe
-from .vectors import judge_refusal
+from .vectors import judge_invalid_close, judge_refusal
 
 PING = mqtt.pingreq()
 
@@ -19,17 +19,7 @@ def refuse_frames(frames_fn, close=1002, sent_close=None):
         if sent_close is None:
             judge_refusal(ctx, m, close)
             return
-        # an invalid close frame: a plain echo is not a refusal
-        o = m.outcome(probe=False)
-        ctx.tr.note("outcome: " + o.summary())
-        if o.close_code in (1005, 1006, 1015, 999) or (o.close_code == sent_close and sent_close != 1002):
-            ctx.fail(f"answered with close code {o.close_code}", "close 1002 (or TCP close); 1005/1006/999 never sent")
-        elif o.close_code == 1002 or (o.eof and o.close_code is None):
-            ctx.passed("failed the connection: " + o.summary())
-        elif o.close_code is not None:
-            ctx.non_strict(f"closed with code {o.close_code}", "close 1002 (protocol error)")
-        else:
-            ctx.fail(o.summary(), "the connection failed")
+        judge_invalid_close(ctx, m, 1002, sent_close)
     return run
 
 

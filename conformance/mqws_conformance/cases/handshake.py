@@ -179,8 +179,7 @@ SUBPROTOCOL_CASES = [
 def refused_after(ctx, m, what):
     o = m.outcome()
     ctx.tr.note("outcome: " + o.summary())
-    if o.close_code not in (None, 0, 1003, 1002, 1007):
-        ctx.note(f"close code {o.close_code} (1003 fits best)")
+    ctx.judge_close(1003, o)
     ctx.check(o.refused, f"{what}: {o.summary()}", "the connection closed (MQTT-6.0.0-1)")
 
 

@@ -216,8 +216,8 @@ def connect_v4(ctx):
 def judge_refusal(ctx, m, exp_close=None, invalid=True, probe=True):
     o = m.outcome(probe=probe)
     ctx.tr.note("outcome: " + o.summary())
-    if exp_close and o.close_code is not None and o.close_code != exp_close:
-        ctx.note(f"WebSocket close code {o.close_code}; the reference sends {exp_close}")
+    if exp_close and invalid:
+        ctx.judge_close(exp_close, o)
     if invalid:
         if o.refused:
             ctx.passed("refused: " + o.summary())
@@ -231,6 +231,25 @@ def judge_refusal(ctx, m, exp_close=None, invalid=True, probe=True):
         else:
             ctx.fail("refused a valid input: " + o.summary(), "accepted (PINGREQ still answered)")
     return o
+
+
+def judge_invalid_close(ctx, m, expected=1002, sent=None):
+    """An invalid close frame was sent: failing the connection (close `expected`
+    or a bare TCP close) passes; echoing an invalid code fails; closing with
+    another code is non-strict (a plain echo is not a refusal)."""
+    o = m.outcome(probe=False)
+    ctx.tr.note("outcome: " + o.summary())
+    ctx.judge_close(expected, o)
+    if o.close_code in (1005, 1006, 1015) or (sent is not None and o.close_code == sent and sent != expected
+                                               and (sent < 1000 or sent in (1004, 1005, 1006, 1015))):
+        ctx.fail(f"answered with close code {o.close_code}", f"close {expected} (or TCP close); never 1005/1006")
+    elif o.close_code == expected or (o.eof and o.close_code is None):
+        ctx.passed("failed the connection: " + o.summary())
+    elif o.close_code is not None:
+        ctx.non_strict(f"closed with code {o.close_code or '(none)'} as after a normal close",
+                       f"close {expected}: the close frame was invalid")
+    else:
+        ctx.fail(o.summary(), "the connection failed")
 
 
 # ====================================================================== ws frames
@@ -287,6 +306,10 @@ def make_frame_case(doc, params, t):
         if limit:
             o = m.outcome()
             ctx.info(o.summary(), "the reference refuses messages over its 100-byte limit (an implementation choice)")
+            return
+        if kind == "refuse" and raw[0] == 0x88 and len(raw) <= 131 and raw[1] & 0x7F == len(raw) - 6:
+            code = int.from_bytes(ws.apply_mask(raw[6:8], raw[2:6]), "big") if len(raw) >= 8 else None
+            judge_invalid_close(ctx, m, exp.get("close_code") or 1002, code)
             return
         judge_refusal(ctx, m, exp.get("close_code"), invalid=kind == "refuse")
 
