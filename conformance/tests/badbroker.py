@@ -13,6 +13,7 @@ listens on 127.0.0.1 and a free port.
 import base64
 import json
 import os
+import re
 import socket
 import struct
 import sys
@@ -54,6 +55,23 @@ SWITCHES = {
     "no_sub_ids": "Subscription Identifiers are not sent (MQTT-3.3.4-3)",
     "no_sessions": "sessions end with the connection whatever the client asked (MQTT-3.1.2-4)",
     "second_connect_ok": "a second CONNECT is ignored (MQTT-3.1.0-2)",
+    "first_packet_any": "packets before CONNECT are processed (MQTT-3.1.0-1)",
+    "qos3_ok": "a PUBLISH with QoS 3 is accepted as QoS 2 (MQTT-3.3.1-4)",
+    "plus_multilevel": "'+' matches several levels (MQTT-4.7.1-2)",
+    "dollar_match": "wildcard filters match '$' topics (MQTT-4.7.2-1)",
+    "keep_unsubscribed": "UNSUBSCRIBE is acknowledged but the subscription stays (MQTT-3.10.4-1)",
+    "no_takeover": "a second connection with the same ClientId leaves the first open (MQTT-3.1.4-2)",
+    "alias_unchecked": "Topic Alias 0 and aliases above the maximum are accepted (MQTT-3.3.2-8)",
+    "no_message_expiry": "Message Expiry is ignored (MQTT-3.3.2-5)",
+    "sessions_never_expire": "Session Expiry is ignored: sessions stay (MQTT-3.1.2-23)",
+    "no_assigned_id": "no Assigned Client Identifier for an empty ClientId (MQTT-3.2.2-16)",
+    "drop_user_properties": "User Properties are not forwarded (MQTT-3.3.2-17)",
+    "no_qos_downgrade": "messages keep the publish QoS whatever the subscription granted (MQTT-3.3.4-2)",
+    "retain_flag_forwarded": "RETAIN stays 1 when forwarded to existing subscribers (MQTT-3.3.1-9)",
+    "empty_retained_kept": "an empty retained message is stored instead of clearing (MQTT-3.3.1-10)",
+    "early_keepalive": "the connection is closed after half the Keep Alive (MQTT-3.1.2-24)",
+    "suback_wrong_id": "SUBACK carries another Packet Identifier (MQTT-3.8.4-2)",
+    "pubcomp_no_reason": "PUBCOMP for an unknown id has reason 0x00 (reason codes, 5.0)",
 }
 
 
@@ -94,9 +112,12 @@ class Session:
         self.expire_at = None
 
 
-def topic_matches(flt, topic):
-    if topic.startswith("$") and flt[:1] in ("+", "#"):
+def topic_matches(flt, topic, sw=()):
+    if topic.startswith("$") and flt[:1] in ("+", "#") and "dollar_match" not in sw:
         return False
+    if "plus_multilevel" in sw and "+" in flt:
+        pat = "/".join(".+" if p == "+" else ".*" if p == "#" else re.escape(p) for p in flt.split("/"))
+        return re.fullmatch(pat, topic) is not None
     f, t = flt.split("/"), topic.split("/")
     for i, part in enumerate(f):
         if part == "#":
@@ -262,7 +283,7 @@ class Conn(threading.Thread):
                 self.on_bytes(rest)
             while not self.closed:
                 if self.keepalive and "no_keepalive" not in self.sw and \
-                        time.monotonic() - self.last > 1.5 * self.keepalive:
+                        time.monotonic() - self.last > (0.5 if "early_keepalive" in self.sw else 1.5) * self.keepalive:
                     self.fail(1000, 0x8D)
                     break
                 try:
@@ -372,8 +393,12 @@ class Conn(threading.Thread):
             return self.fail(1002, 0x81)
         t = d["type"]
         if not self.connected:
-            if t != "CONNECT":
+            if t != "CONNECT" and "first_packet_any" not in sw:
                 return self.fail(1002)
+            if t != "CONNECT":
+                self.session = self.session or Session("pre-connect")
+                handler = getattr(self, "on_" + t.lower(), None)
+                return handler(d) if handler and t != "PUBLISH" else None
             return self.on_connect(d)
         if t == "CONNECT":
             if "second_connect_ok" in sw:
@@ -414,7 +439,7 @@ class Conn(threading.Thread):
         out = []
         if v == 5:
             out = [("topic_alias_maximum", 10), ("receive_maximum", 20)]
-            if assigned:
+            if assigned and "no_assigned_id" not in self.sw:
                 out.append(("assigned_client_id", assigned))
         self.send_pkt(mqtt.connack(present, 0, v, out))
         self.b.resend(s)
@@ -423,11 +448,13 @@ class Conn(threading.Thread):
         v = self.version
         props = dict(d["props"])
         topic = d["topic"]
+        if d["qos"] == 3 and "qos3_ok" in self.sw:
+            d["qos"] = 2
         if d["qos"] == 3 or "+" in topic or "#" in topic:
             return self.fail(1002, 0x82)
         alias = props.get("topic_alias")
         if alias is not None:
-            if alias == 0 or alias > 10:
+            if (alias == 0 or alias > 10) and "alias_unchecked" not in self.sw:
                 return self.fail(1002, 0x94)
             if topic:
                 self.aliases[alias] = topic
@@ -444,7 +471,8 @@ class Conn(threading.Thread):
                 deliver = False
             self.session.qos2_in.add(pid)
         if deliver:
-            fwd = [(n, x) for n, x in d["props"] if n not in ("topic_alias", "subscription_id")]
+            drop = ("topic_alias", "subscription_id") + (("user_property",) if "drop_user_properties" in self.sw else ())
+            fwd = [(n, x) for n, x in d["props"] if n not in drop]
             self.b.publish(self, topic, d["payload"], d["qos"], d["retain"], fwd)
         if d["qos"] == 1:
             self.send_pkt(mqtt.ack(mqtt.PUBACK, pid, v))
@@ -454,7 +482,8 @@ class Conn(threading.Thread):
     def on_pubrel(self, d):
         known = d["packet_id"] in self.session.qos2_in
         self.session.qos2_in.discard(d["packet_id"])
-        self.send_pkt(mqtt.ack(mqtt.PUBCOMP, d["packet_id"], self.version, None if known or self.version == 4 else 0x92))
+        code = None if known or self.version == 4 or "pubcomp_no_reason" in self.sw else 0x92
+        self.send_pkt(mqtt.ack(mqtt.PUBCOMP, d["packet_id"], self.version, code))
 
     def on_puback(self, d):
         self.b.acked(self.session, d["packet_id"], "PUBACK")
@@ -480,15 +509,19 @@ class Conn(threading.Thread):
             rh = (opts >> 4) & 3 if self.version == 5 else 0
             if rh == 0 or (rh == 1 and new):
                 retained += [(t, m) for t, m in self.b.retained_for(f)]
-        self.send_pkt(mqtt.suback(d["packet_id"], codes, self.version))
+        pid = d["packet_id"] + 1 if "suback_wrong_id" in self.sw else d["packet_id"]
+        self.send_pkt(mqtt.suback(pid, codes, self.version))
         for t, (payload, q, props_) in retained:
-            opts, sid_ = self.session.subs.get(next(f for f, _ in d["filters"] if topic_matches(f, t)), (1, None))
+            opts, sid_ = self.session.subs.get(next(f for f, _ in d["filters"] if topic_matches(f, t, self.sw)), (1, None))
             self.b.enqueue(self.session, t, payload, min(q, opts & 3), True, props_, [sid_] if sid_ else [])
 
     def on_unsubscribe(self, d):
         codes = []
         for f, _ in d["filters"]:
-            codes.append(0 if self.session.subs.pop(f, None) is not None else 0x11)
+            known = f in self.session.subs
+            if "keep_unsubscribed" not in self.sw:
+                self.session.subs.pop(f, None)
+            codes.append(0 if known else 0x11)
         self.send_pkt(mqtt.unsuback(d["packet_id"], codes, self.version))
 
     def on_pingreq(self, d):
@@ -554,10 +587,11 @@ class BadBroker:
     def attach(self, conn, cid, clean, expiry):
         with self.lock:
             s = self.sessions.get(cid)
-            if s and s.expire_at is not None and time.monotonic() > s.expire_at:
+            if s and s.expire_at is not None and time.monotonic() > s.expire_at and \
+                    "sessions_never_expire" not in self.switches:
                 s = None
             old = s.conn if s else None
-            if old is not None and old is not conn:
+            if old is not None and old is not conn and "no_takeover" not in self.switches:
                 old.will_takeover = True
                 old.shutdown()
             present = bool(s) and not clean and s.persistent
@@ -572,7 +606,9 @@ class BadBroker:
             s = conn.session
             if s and s.conn is conn:
                 s.conn = None
-                if s.expiry == 0:
+                if s.expiry == 0 and "sessions_never_expire" in self.switches:
+                    s.persistent = True
+                elif s.expiry == 0:
                     self.sessions.pop(s.cid, None)
                 elif s.expiry != 0xFFFFFFFF:
                     s.expire_at = time.monotonic() + s.expiry
@@ -584,12 +620,12 @@ class BadBroker:
         if "no_retain" in self.switches:
             return []
         with self.lock:
-            return [(t, m) for t, m in self.retained.items() if topic_matches(flt, t)]
+            return [(t, m) for t, m in self.retained.items() if topic_matches(flt, t, self.switches)]
 
     def publish(self, sender, topic, payload, qos, retain, props):
         with self.lock:
             if retain and "no_retain" not in self.switches:
-                if payload:
+                if payload or "empty_retained_kept" in self.switches:
                     self.retained[topic] = (payload, qos, props)
                 else:
                     self.retained.pop(topic, None)
@@ -597,7 +633,7 @@ class BadBroker:
             for s in list(self.sessions.values()):
                 best, sids, rap = None, [], False
                 for f, (opts, sid) in s.subs.items():
-                    if not topic_matches(f, topic):
+                    if not topic_matches(f, topic, self.switches):
                         continue
                     if opts & 4 and sender is not None and s.conn is sender and "ignore_no_local" not in self.switches:
                         continue
@@ -606,8 +642,9 @@ class BadBroker:
                     if sid:
                         sids.append(sid)
                 if best is not None:
-                    targets.append((s, min(qos, best), sids, rap))
-        expiry = dict(props).get("message_expiry")
+                    q = qos if "no_qos_downgrade" in self.switches else min(qos, best)
+                    targets.append((s, q, sids, rap or "retain_flag_forwarded" in self.switches))
+        expiry = None if "no_message_expiry" in self.switches else dict(props).get("message_expiry")
         until = time.monotonic() + expiry if expiry is not None else None
         for s, q, sids, rap in targets:
             self.enqueue(s, topic, payload, q, retain and rap, props, sids, until)

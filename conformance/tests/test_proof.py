@@ -69,6 +69,27 @@ PROOF = {
         "mqtt.qos1-redelivery-after-reconnect.v5", "mqtt.qos2-pubrel-after-reconnect.v4",
         "mqtt.qos2-pubrel-after-reconnect.v5", "mqtt.session-resume.v4", "mqtt.session-resume.v5"}, True),
     "second_connect_ok": (["close"], {"close.second-connect.v4", "close.second-connect.v5"}, True),
+    "first_packet_any": (["close"], {"close.first-packet-not-connect.v4", "close.first-packet-not-connect.v5"}, True),
+    "qos3_ok": (["close"], {"close.protocol-error.v4", "close.protocol-error.v5"}, True),
+    "plus_multilevel": (["mqtt.wildcards*", "mqtt.dollar*"], {"mqtt.wildcards.v4", "mqtt.wildcards.v5"}, True),
+    "dollar_match": (["mqtt.wildcards*", "mqtt.dollar*"], {"mqtt.dollar-topics.v4", "mqtt.dollar-topics.v5"}, True),
+    "keep_unsubscribed": (["mqtt.unsubscribe*"], {"mqtt.unsubscribe.v4", "mqtt.unsubscribe.v5"}, True),
+    "no_takeover": (["mqtt.client-takeover*"], {"mqtt.client-takeover.v4", "mqtt.client-takeover.v5"}, True),
+    "alias_unchecked": (["mqtt5.topic-alias*"], {"mqtt5.topic-alias-zero", "mqtt5.topic-alias-over-maximum"}, True),
+    "no_message_expiry": (["mqtt5.message-expiry"], {"mqtt5.message-expiry"}, True),
+    "sessions_never_expire": (["mqtt5.session*"], {"mqtt5.session-expiry-zero", "mqtt5.session-expiry-elapsed"},
+                              True),
+    "no_assigned_id": (["mqtt5.assigned-client-id"], {"mqtt5.assigned-client-id"}, True),
+    "drop_user_properties": (["mqtt5.properties-forwarded"], {"mqtt5.properties-forwarded"}, True),
+    "no_qos_downgrade": (["mqtt.qos*"], {"mqtt.qos-downgrade.v4", "mqtt.qos-downgrade.v5"}, True),
+    "retain_flag_forwarded": (["mqtt.retained*", "mqtt5.retain-as-published*"], {
+        "mqtt.retained-live-flag.v4", "mqtt.retained-live-flag.v5", "mqtt5.retain-as-published-0"}, True),
+    "empty_retained_kept": (["mqtt.retained*"], {"mqtt.retained-cleared.v4", "mqtt.retained-cleared.v5"}, True),
+    "early_keepalive": (["mqtt.keepalive-enforced*"], {"mqtt.keepalive-enforced.v4",
+                                                       "mqtt.keepalive-enforced.v5"}, True),
+    "suback_wrong_id": (["mqtt.suback-order*", "mqtt5.suback*"], {
+        "mqtt.suback-order.v4", "mqtt.suback-order.v5", "mqtt5.suback-reason-codes"}, True),
+    "pubcomp_no_reason": (["mqtt5.pubrel-unknown-id"], {"mqtt5.pubrel-unknown-id"}, True),
 }
 
 

@@ -269,7 +269,7 @@ def wildcards(ctx):
     sub = ctx.mqtt("sub")
     subscribe(sub, [(base + "/+/x", 1), (base + "/h/#", 1)])
     pub = ctx.mqtt("pub")
-    for t in ("a/x", "a/y", "h", "h/1/2", "b/x/z"):
+    for t in ("a/x", "a/y", "h", "h/1/2", "b/x/z", "a/b/x"):
         publish(pub, f"{base}/{t}", t.encode(), qos=1)
     mk = marker(ctx, base + "/m/x")
     got = receive(sub, until=until_payload(mk))
