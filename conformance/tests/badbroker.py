@@ -72,6 +72,30 @@ SWITCHES = {
     "early_keepalive": "the connection is closed after half the Keep Alive (MQTT-3.1.2-24)",
     "suback_wrong_id": "SUBACK carries another Packet Identifier (MQTT-3.8.4-2)",
     "pubcomp_no_reason": "PUBCOMP for an unknown id has reason 0x00 (reason codes, 5.0)",
+    "one_packet_per_frame": "only the first MQTT packet of each frame is processed (MQTT-6.0.0-2)",
+    "packet_per_message": "each WebSocket message is taken as one whole packet (MQTT-6.0.0-2)",
+    "no_fragments": "fragmented messages close the connection (RFC6455-5.4)",
+    "control_unchecked": "long and fragmented control frames are accepted (RFC6455-5.5)",
+    "continuation_unchecked": "continuation rules are not checked (RFC6455-5.4)",
+    "length_unchecked": "non-minimal frame lengths are accepted (RFC6455-5.2)",
+    "close_code_unchecked": "any close code is echoed (RFC6455-7.4.1)",
+    "empty_frame_refused": "an empty binary frame closes the connection (MQTT-6.0.0-2)",
+    "session_present_always": "CONNACK always says Session Present 1 (MQTT-3.2.2-1)",
+    "ping_no_reset": "PINGREQ does not reset the Keep Alive timer (MQTT-3.1.2-24)",
+    "reorder": "every other message is held back and sent after the next (MQTT-4.6.0-6)",
+    "no_unsuback_unknown": "UNSUBSCRIBE of an unknown filter gets no UNSUBACK (MQTT-3.10.4-4)",
+    "unsuback_no_reason": "UNSUBACK says 0x00 for a filter that was not subscribed (reason codes, 5.0)",
+    "alias_forgotten": "Topic Aliases are not remembered (MQTT-3.3.2-12)",
+    "alias_shared": "Topic Aliases are shared by all connections (MQTT-3.3.2-7)",
+    "server_alias": "the server sends Topic Aliases to clients that allowed none (MQTT-3.1.2-27)",
+    "retain_handling_ignored": "Retain Handling 1 and 2 act like 0 (MQTT-3.3.1-10/-11)",
+    "rap_ignored": "Retain As Published is ignored (MQTT-3.3.1-13)",
+    "qos0_dup": "QoS 0 messages are sent with DUP 1 (MQTT-3.3.1-2)",
+    "puback_wrong_id": "PUBACK carries another Packet Identifier (MQTT-4.3.2-1)",
+    "no_pubcomp": "PUBREL is not answered (MQTT-4.3.3-1)",
+    "echo_extensions": "the offered extensions are echoed (RFC6455-4.2.2)",
+    "no_pingresp": "PINGREQ is not answered (MQTT-3.12.4-1)",
+    "pingresp_before_connack": "a PINGRESP is sent before the CONNACK (MQTT-3.2.0-1)",
 }
 
 
@@ -268,7 +292,9 @@ class Conn(threading.Thread):
         if "bad_accept" in self.sw:
             acc = ws.accept_for("bad" + (keys[0] if keys else ""))
         self.send_bytes((f"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                         f"Sec-WebSocket-Accept: {acc}\r\nSec-WebSocket-Protocol: {sel}\r\n\r\n").encode())
+                         f"Sec-WebSocket-Accept: {acc}\r\nSec-WebSocket-Protocol: {sel}\r\n"
+                         + "".join(f"Sec-WebSocket-Extensions: {v}\r\n" for v in fields.get("sec-websocket-extensions", [])
+                                   if "echo_extensions" in self.sw) + "\r\n").encode())
         return rest
 
     # ------------------------------------------------------------ main loop
@@ -322,10 +348,10 @@ class Conn(threading.Thread):
             return
         raw_n = f.raw_len - len(f.payload) - (4 if f.masked else 0)
         n = len(f.payload)
-        if (raw_n == 4 and n < 126) or (raw_n == 10 and n < 65536):
+        if ((raw_n == 4 and n < 126) or (raw_n == 10 and n < 65536)) and "length_unchecked" not in sw:
             return self.fail(1002)
         if f.opcode >= 8:
-            if len(f.payload) > 125 or not f.fin:
+            if (len(f.payload) > 125 or not f.fin) and "control_unchecked" not in sw:
                 return self.fail(1002)
             if f.opcode == ws.OP_PING:
                 if "no_pong" not in sw:
@@ -337,7 +363,7 @@ class Conn(threading.Thread):
             if len(f.payload) == 1:
                 return self.fail(1002)
             if code is not None and (code < 1000 or code in (1004, 1005, 1006, 1015) or 1016 <= code < 3000
-                                     or code >= 5000):
+                                     or code >= 5000) and "close_code_unchecked" not in sw:
                 return self.fail(1002)
             try:
                 f.payload[2:].decode("utf-8")
@@ -345,28 +371,46 @@ class Conn(threading.Thread):
                 return self.fail(1007)
             self.abnormal = True
             if "close_no_echo" not in sw:
-                self.send_bytes(self.frame(ws.OP_CLOSE, f.payload[:2]))
+                self.send_bytes(self.frame(ws.OP_CLOSE, f.payload[:2] if len(f.payload) < 126 else b"\x03\xe8"))
             self.close_sent = True
             self.shutdown()
             return
         op = f.opcode
-        if op == ws.OP_CONT:
+        if (op == ws.OP_CONT or not f.fin) and "no_fragments" in sw:
+            return self.fail(1002)
+        if "continuation_unchecked" in sw:
+            op = ws.OP_BINARY if op == ws.OP_CONT else op
+        elif op == ws.OP_CONT:
             if self.msg_op is None:
                 return self.fail(1002)
             op = self.msg_op
         elif self.msg_op is not None:
             return self.fail(1002)
         self.msg_op = None if f.fin else op
+        if not f.payload and "empty_frame_refused" in sw:
+            return self.fail(1002)
         if op == ws.OP_TEXT and "text_ok" not in sw:
             return self.fail(1003)
-        try:
-            pkts = self.reader.feed(f.payload)
-        except mqtt.Malformed:
-            return self.fail(1002, 0x81)
+        if "packet_per_message" in sw:
+            self.msg_buf = getattr(self, "msg_buf", b"") + f.payload
+            if not f.fin:
+                return
+            data, self.msg_buf = self.msg_buf, b""
+            self.reader = mqtt.PacketReader()
+            pkts = self.reader.feed(data)[:1] if data else []
+            self.reader = mqtt.PacketReader()
+        else:
+            try:
+                pkts = self.reader.feed(f.payload)
+            except mqtt.Malformed:
+                return self.fail(1002, 0x81)
+        if "one_packet_per_frame" in sw:
+            pkts = pkts[:1]
         for p in pkts:
             if self.closed:
                 return
-            self.last = time.monotonic()
+            if not ("ping_no_reset" in sw and p[0] >> 4 == mqtt.PINGREQ):
+                self.last = time.monotonic()
             self.on_packet(p)
 
     # ------------------------------------------------------------ MQTT
@@ -441,7 +485,9 @@ class Conn(threading.Thread):
             out = [("topic_alias_maximum", 10), ("receive_maximum", 20)]
             if assigned and "no_assigned_id" not in self.sw:
                 out.append(("assigned_client_id", assigned))
-        self.send_pkt(mqtt.connack(present, 0, v, out))
+        if "pingresp_before_connack" in self.sw:
+            self.send_pkt(b"\xd0\x00")
+        self.send_pkt(mqtt.connack(present or "session_present_always" in self.sw, 0, v, out))
         self.b.resend(s)
 
     def on_publish(self, d):
@@ -456,10 +502,11 @@ class Conn(threading.Thread):
         if alias is not None:
             if (alias == 0 or alias > 10) and "alias_unchecked" not in self.sw:
                 return self.fail(1002, 0x94)
-            if topic:
-                self.aliases[alias] = topic
-            elif alias in self.aliases:
-                topic = self.aliases[alias]
+            aliases = self.b.shared_aliases if "alias_shared" in self.sw else self.aliases
+            if topic and "alias_forgotten" not in self.sw:
+                aliases[alias] = topic
+            elif not topic and alias in aliases:
+                topic = aliases[alias]
             else:
                 return self.fail(1002, 0x82)
         elif not topic:
@@ -475,11 +522,13 @@ class Conn(threading.Thread):
             fwd = [(n, x) for n, x in d["props"] if n not in drop]
             self.b.publish(self, topic, d["payload"], d["qos"], d["retain"], fwd)
         if d["qos"] == 1:
-            self.send_pkt(mqtt.ack(mqtt.PUBACK, pid, v))
+            self.send_pkt(mqtt.ack(mqtt.PUBACK, pid + 1 if "puback_wrong_id" in self.sw else pid, v))
         elif d["qos"] == 2:
             self.send_pkt(mqtt.ack(mqtt.PUBREC, pid, v))
 
     def on_pubrel(self, d):
+        if "no_pubcomp" in self.sw:
+            return
         known = d["packet_id"] in self.session.qos2_in
         self.session.qos2_in.discard(d["packet_id"])
         code = None if known or self.version == 4 or "pubcomp_no_reason" in self.sw else 0x92
@@ -506,7 +555,7 @@ class Conn(threading.Thread):
             new = f not in self.session.subs
             self.session.subs[f] = (opts, sid)
             codes.append(qos)
-            rh = (opts >> 4) & 3 if self.version == 5 else 0
+            rh = (opts >> 4) & 3 if self.version == 5 and "retain_handling_ignored" not in self.sw else 0
             if rh == 0 or (rh == 1 and new):
                 retained += [(t, m) for t, m in self.b.retained_for(f)]
         pid = d["packet_id"] + 1 if "suback_wrong_id" in self.sw else d["packet_id"]
@@ -517,15 +566,18 @@ class Conn(threading.Thread):
 
     def on_unsubscribe(self, d):
         codes = []
+        if "no_unsuback_unknown" in self.sw and not any(f in self.session.subs for f, _ in d["filters"]):
+            return
         for f, _ in d["filters"]:
-            known = f in self.session.subs
+            known = f in self.session.subs or "unsuback_no_reason" in self.sw
             if "keep_unsubscribed" not in self.sw:
                 self.session.subs.pop(f, None)
             codes.append(0 if known else 0x11)
         self.send_pkt(mqtt.unsuback(d["packet_id"], codes, self.version))
 
     def on_pingreq(self, d):
-        self.send_pkt(b"\xd0\x00")
+        if "no_pingresp" not in self.sw:
+            self.send_pkt(b"\xd0\x00")
 
     def on_disconnect(self, d):
         if self.version == 5 and d["code"] == 0x04:
@@ -557,6 +609,7 @@ class BadBroker:
         self.lock = threading.RLock()
         self.sessions = {}
         self.retained = {}
+        self.shared_aliases = {}
         self.running = True
 
     def start(self):
@@ -638,7 +691,7 @@ class BadBroker:
                     if opts & 4 and sender is not None and s.conn is sender and "ignore_no_local" not in self.switches:
                         continue
                     best = max(best or 0, opts & 3)
-                    rap = rap or bool(opts & 8)
+                    rap = rap or (bool(opts & 8) and "rap_ignored" not in self.switches)
                     if sid:
                         sids.append(sid)
                 if best is not None:
@@ -680,6 +733,12 @@ class BadBroker:
                     s.next_pid = s.next_pid % 65535 + 1
                     s.out[pid] = [m, "PUBLISH"]
                 send.append((m, pid))
+        if "reorder" in self.switches:
+            held = getattr(s, "held", [])
+            if len(send) == 1 and not held:
+                s.held = send
+                return
+            send, s.held = send + held, []
         for m, pid in send:
             self.send_publish(c, m, pid, dup=False)
 
@@ -690,6 +749,9 @@ class BadBroker:
             if m["until"] is not None:
                 props.append(("message_expiry", max(0, int(m["until"] - time.monotonic()))))
             props += [("subscription_id", i) for i in m["sids"]]
+        if c.version == 5 and "server_alias" in self.switches:
+            props.append(("topic_alias", 1))
+        dup = dup or (m["qos"] == 0 and "qos0_dup" in self.switches)
         pkt = mqtt.publish(m["topic"], m["payload"], m["qos"], m["retain"], dup, pid, c.version, props)
         if c.client_max_packet and len(pkt) > c.client_max_packet and "ignore_max_packet" not in self.switches:
             if pid:

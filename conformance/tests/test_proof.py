@@ -90,6 +90,44 @@ PROOF = {
     "suback_wrong_id": (["mqtt.suback-order*", "mqtt5.suback*"], {
         "mqtt.suback-order.v4", "mqtt.suback-order.v5", "mqtt5.suback-reason-codes"}, True),
     "pubcomp_no_reason": (["mqtt5.pubrel-unknown-id"], {"mqtt5.pubrel-unknown-id"}, True),
+    "one_packet_per_frame": (["reassembly"], {
+        "reassembly.several-in-one-frame.v4", "reassembly.several-in-one-frame.v5",
+        "vec.stream-many-per-frame"}, False),
+    "packet_per_message": (["reassembly"], {
+        "reassembly.connect-one-byte-messages", "reassembly.connect-every-split.v4",
+        "reassembly.connect-every-split.v5", "reassembly.publish-every-split.v4",
+        "reassembly.publish-every-split.v5", "reassembly.straddling-packets.v4"}, False),
+    "no_fragments": (["reassembly.connect-one-byte-frames", "reassembly.continuation*", "reassembly.publish-1mib*"], {
+        "reassembly.connect-one-byte-frames", "reassembly.continuation-with-pings.v4",
+        "reassembly.continuation-with-pings.v5", "reassembly.publish-1mib-64k-fragments.v4",
+        "reassembly.publish-1mib-64k-fragments.v5"}, True),
+    "control_unchecked": (["framing.ping-126*", "framing.fragmented-ping", "framing.close-126*"], {
+        "framing.ping-126-bytes", "framing.fragmented-ping", "framing.close-126-bytes"}, True),
+    "continuation_unchecked": (["framing.continuation-first", "framing.binary-inside-fragmented"], {
+        "framing.continuation-first", "framing.binary-inside-fragmented"}, True),
+    "length_unchecked": (["framing"], {"framing.length-64-non-minimal", "vec.ws-masked-len16-non-minimal"}, True),
+    "close_code_unchecked": (["framing.close-code*"], {"framing.close-code-1005", "framing.close-code-999"}, True),
+    "empty_frame_refused": (["framing.empty-binary-frames"], {"framing.empty-binary-frames"}, True),
+    "session_present_always": (["mqtt.session-present-clean*", "mqtt.clean-start*"], {
+        "mqtt.session-present-clean.v4", "mqtt.session-present-clean.v5", "mqtt.clean-start-discards.v4",
+        "mqtt.clean-start-discards.v5"}, True),
+    "ping_no_reset": (["mqtt.keepalive-pings*"], {"mqtt.keepalive-pings.v4", "mqtt.keepalive-pings.v5"}, True),
+    "reorder": (["mqtt.order*"], {"mqtt.order.v4", "mqtt.order.v5"}, True),
+    "no_unsuback_unknown": (["mqtt.unsubscribe-unknown*"], {"mqtt.unsubscribe-unknown.v4",
+                                                            "mqtt.unsubscribe-unknown.v5"}, True),
+    "unsuback_no_reason": (["mqtt5.unsuback-reason-codes"], {"mqtt5.unsuback-reason-codes"}, True),
+    "alias_forgotten": (["mqtt5.topic-alias"], {"mqtt5.topic-alias"}, True),
+    "alias_shared": (["mqtt5.topic-alias-per-connection"], {"mqtt5.topic-alias-per-connection"}, True),
+    "server_alias": (["mqtt5.no-server-alias-without-maximum"], {"mqtt5.no-server-alias-without-maximum"}, True),
+    "retain_handling_ignored": (["mqtt5.retain-handling*"], {"mqtt5.retain-handling-1",
+                                                             "mqtt5.retain-handling-2"}, True),
+    "rap_ignored": (["mqtt5.retain-as-published*"], {"mqtt5.retain-as-published-1"}, True),
+    "qos0_dup": (["mqtt.qos0-delivery*"], {"mqtt.qos0-delivery.v4", "mqtt.qos0-delivery.v5"}, True),
+    "puback_wrong_id": (["mqtt.qos1-delivery*"], {"mqtt.qos1-delivery.v4", "mqtt.qos1-delivery.v5"}, True),
+    "no_pubcomp": (["mqtt.qos2-delivery*"], {"mqtt.qos2-delivery.v4", "mqtt.qos2-delivery.v5"}, True),
+    "echo_extensions": (["handshake.unknown-extension"], {"handshake.unknown-extension"}, True),
+    "no_pingresp": (["mqtt.pingresp*"], {"mqtt.pingresp.v4", "mqtt.pingresp.v5"}, True),
+    "pingresp_before_connack": (["mqtt.connack-first*"], {"mqtt.connack-first.v4", "mqtt.connack-first.v5"}, True),
 }
 
 
