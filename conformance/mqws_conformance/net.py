@@ -201,6 +201,7 @@ class WsClient:
         self.close_received = None
         self.close_sent = False
         self.auto_pong = True
+        self.bad_response = None
 
     # --- connection and handshake
     def connect_tcp(self):
@@ -215,7 +216,12 @@ class WsClient:
         buf = bytearray()
         deadline = time.monotonic() + (timeout or self.target.timeout)
         while True:
-            got = ws.parse_response_head(buf)
+            try:
+                got = ws.parse_response_head(buf)
+            except ValueError as e:
+                self.tr.note(f"not an HTTP response: {e}")
+                self.bad_response = bytes(buf)
+                return None
             if got:
                 self.response, rest = got
                 if rest:

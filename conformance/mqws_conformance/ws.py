@@ -194,7 +194,7 @@ def parse_response_head(buf):
     if end < 0:
         if len(buf) > 65536:
             raise ValueError("response head longer than 64 KiB")
-        if len(buf) >= 5 and not buf.startswith(b"HTTP/"):
+        if not b"HTTP/".startswith(bytes(buf[:5])):
             raise ValueError(f"not an HTTP response: {bytes(buf[:40])!r}")
         return None
     head = bytes(buf[:end]).decode("latin-1")

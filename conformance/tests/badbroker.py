@@ -96,6 +96,12 @@ SWITCHES = {
     "echo_extensions": "the offered extensions are echoed (RFC6455-4.2.2)",
     "no_pingresp": "PINGREQ is not answered (MQTT-3.12.4-1)",
     "pingresp_before_connack": "a PINGRESP is sent before the CONNACK (MQTT-3.2.0-1)",
+    "omit_subprotocol": "the 101 response names no subprotocol (MQTT-6.0.0-4)",
+    "lenient_subprotocol": "clients offering no 'mqtt' are upgraded without a subprotocol (strict reading of 6.0.0-4)",
+    "first_case_insensitive": "the first value matching 'mqtt' in any case is selected (MQTT-6.0.0-4)",
+    "raw_mqtt": "raw MQTT without a WebSocket handshake is served on the WebSocket port",
+    "top_bit_ok": "a 64-bit frame length with the top bit set is not refused (RFC6455-5.2)",
+    "dies_on_huge_length": "a 256 MiB remaining length stops the listener (robustness)",
 }
 
 
@@ -228,6 +234,9 @@ class Conn(threading.Thread):
             if not d:
                 return None
             buf += d
+            if "raw_mqtt" in self.sw and buf[:1] == b"\x10":
+                self.send_bytes(mqtt.connack(False, 0, 4))
+                return None
             if len(buf) > 8192 and b"\r\n\r\n" not in buf:
                 self.send_bytes(b"HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\n\r\n")
                 return None
@@ -280,19 +289,26 @@ class Conn(threading.Thread):
             return refuse(400)
         if fields.get("sec-websocket-version") != ["13"] and "any_version" not in self.sw:
             return refuse(426, "Sec-WebSocket-Version: 13\r\n")
+        ci = [p for p in protos if p.lower() == "mqtt"]
         if "echo_list" in self.sw and protos:
             sel = ", ".join(protos)
+        elif "first_case_insensitive" in self.sw and ci:
+            sel = ci[0]
         elif "prefer_legacy" in self.sw and "mqttv3.1" in protos:
             sel = "mqttv3.1"
         elif "mqtt" in protos:
             sel = "mqtt"
+        elif "lenient_subprotocol" in self.sw:
+            sel = None
         else:
             return refuse(400)
+        if "omit_subprotocol" in self.sw:
+            sel = None
         acc = ws.accept_for(keys[0] if keys else "x")
         if "bad_accept" in self.sw:
             acc = ws.accept_for("bad" + (keys[0] if keys else ""))
         self.send_bytes((f"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                         f"Sec-WebSocket-Accept: {acc}\r\nSec-WebSocket-Protocol: {sel}\r\n"
+                         f"Sec-WebSocket-Accept: {acc}\r\n" + (f"Sec-WebSocket-Protocol: {sel}\r\n" if sel else "")
                          + "".join(f"Sec-WebSocket-Extensions: {v}\r\n" for v in fields.get("sec-websocket-extensions", [])
                                    if "echo_extensions" in self.sw) + "\r\n").encode())
         return rest
@@ -330,6 +346,9 @@ class Conn(threading.Thread):
         try:
             frames = self.frames.feed(data)
         except ValueError:
+            if "top_bit_ok" in self.sw:
+                self.frames.buf.clear()
+                return
             return self.fail(1002)
         for f in frames:
             if self.closed:
@@ -402,6 +421,9 @@ class Conn(threading.Thread):
         else:
             try:
                 pkts = self.reader.feed(f.payload)
+                if "dies_on_huge_length" in sw and self.reader.buf[:5] == b"\x30\xff\xff\xff\x7f":
+                    self.b.lsock.shutdown(socket.SHUT_RDWR)
+                    self.b.lsock.close()
             except mqtt.Malformed:
                 return self.fail(1002, 0x81)
         if "one_packet_per_frame" in sw:

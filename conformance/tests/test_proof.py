@@ -128,6 +128,15 @@ PROOF = {
     "echo_extensions": (["handshake.unknown-extension"], {"handshake.unknown-extension"}, True),
     "no_pingresp": (["mqtt.pingresp*"], {"mqtt.pingresp.v4", "mqtt.pingresp.v5"}, True),
     "pingresp_before_connack": (["mqtt.connack-first*"], {"mqtt.connack-first.v4", "mqtt.connack-first.v5"}, True),
+    "omit_subprotocol": (["subprotocol.*"], {
+        "subprotocol.mqtt", "subprotocol.mqtt-then-legacy", "subprotocol.legacy-then-mqtt", "subprotocol.two-fields",
+        "subprotocol.odd-whitespace", "subprotocol.mixed-case-and-mqtt", "subprotocol.three-values"}, True),
+    "lenient_subprotocol": (["subprotocol.*"], {"subprotocol.none", "subprotocol.unknown-only",
+                                                "subprotocol.legacy-only", "subprotocol.upper-case"}, True),
+    "first_case_insensitive": (["subprotocol.*"], {"subprotocol.upper-case", "subprotocol.mixed-case-and-mqtt"}, True),
+    "raw_mqtt": (["robustness.raw-mqtt-on-ws-port"], {"robustness.raw-mqtt-on-ws-port"}, True),
+    "top_bit_ok": (["robustness.frame-length-top-bit"], {"robustness.frame-length-top-bit"}, True),
+    "dies_on_huge_length": (["robustness.huge-remaining-length"], {"robustness.huge-remaining-length"}, True),
 }
 
 

@@ -100,6 +100,9 @@ def mqtt_over_raw_tcp(ctx):
     m = MqttClient(c, 4)
     c.send_raw(mqtt.connect(4, ctx.client_id()), "a raw MQTT CONNECT without a WebSocket handshake")
     r = c.read_response(timeout=1.0)
+    if c.bad_response is not None and c.bad_response[:1] == b"\x20":
+        ctx.fail(f"answered a raw CONNACK: {c.bad_response[:8].hex()}", "no MQTT without a WebSocket upgrade")
+        return
     ctx.check(r is None or r.status != 101, "no response" if r is None else f"HTTP {r.status}",
               "no upgrade and no CONNACK")
 
