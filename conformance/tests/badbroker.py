@@ -416,7 +416,10 @@ class Conn(threading.Thread):
                 return
             data, self.msg_buf = self.msg_buf, b""
             self.reader = mqtt.PacketReader()
-            pkts = self.reader.feed(data)[:1] if data else []
+            try:
+                pkts = self.reader.feed(data)[:1] if data else []
+            except mqtt.Malformed:
+                return self.fail(1002, 0x81)
             self.reader = mqtt.PacketReader()
         else:
             try:

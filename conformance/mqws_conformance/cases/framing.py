@@ -125,10 +125,11 @@ def connect_every_split(ctx):
         c.send_frame(ws.OP_BINARY, pkt[:cut], f"CONNECT bytes 0..{cut}")
         c.send_frame(ws.OP_BINARY, pkt[cut:], f"CONNECT bytes {cut}..")
         d = m.recv()
+        c.close()
         if not (isinstance(d, dict) and d["type"] == "CONNACK" and d["code"] == 0):
             bad.append(cut)
-        c.close()
-    ctx.check(not bad, f"{len(pkt) - 1} splits, failed at {bad}" if bad else f"all {len(pkt) - 1} splits answered",
+            break  # one failing split decides the case; the rest would only add timeouts
+    ctx.check(not bad, f"no CONNACK 0 for the split after byte {bad[0]}" if bad else f"all {len(pkt) - 1} splits answered",
               "CONNACK 0 for every split point")
 
 
