@@ -173,7 +173,6 @@ struct mqws_broker {
     uint64_t next_conn_id;
     uint64_t now_ms;          /* monotonic, updated once per loop turn */
     uint8_t *rbuf;            /* shared read buffer, MQWS_BROKER_READ_CHUNK */
-    bool tls_pending_any;
     volatile int stop;
     mqws_core *core;
     bool in_core;             /* inside a core call: no re-entry from its callbacks */
@@ -215,11 +214,6 @@ void mqws_conn_free(mqws_conn *c);
 void mqws_conn_open_mqtt(mqws_conn *c);
 /** Feeds MQTT-layer bytes (tcp/tls after TLS). 0, or -1 when the conn is closing. */
 int mqws_conn_feed_mqtt(mqws_conn *c, uint8_t *data, size_t len);
-/**
- * Queues one encoded MQTT packet (framed as one binary frame on ws/wss).
- * Returns 0, or -1 when the send queue limit is hit (the connection is then closing).
- */
-int mqws_conn_send_packet(mqws_conn *c, const uint8_t *pkt, size_t len);
 /**
  * Reserves room for a packet of @p len bytes at the end of the send queue, behind
  * the frame header on ws/wss, and returns where to encode it (NULL: over the limit,

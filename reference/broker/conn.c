@@ -51,6 +51,15 @@ static void set_interest(mqws_conn *c)
     }
 }
 
+/* The first reason wins; it is copied, as the caller's text (the core's, a stack
+ * buffer) may be gone by the time the close is logged. */
+static void remember_reason(mqws_conn *c, const char *reason)
+{
+    if (c->close_reason || !reason) return;
+    if (reason != c->reason_buf) snprintf(c->reason_buf, sizeof c->reason_buf, "%s", reason);
+    c->close_reason = c->reason_buf;
+}
+
 static void flush_list_add(mqws_conn *c)
 {
     if (c->out_listed) return;
@@ -314,9 +323,13 @@ void mqws_conn_read(mqws_conn *c)
         default:
             break; /* closing: input is dropped */
         }
-        if (c->read_paused || c->state == MQWS_CONN_DEAD) return;
-        /* own answers piling up: write them first (flush decides on pausing reads) */
-        if (c->out_len - c->out_head > b->cfg.max_queue / 2) return;
+        if (c->state == MQWS_CONN_DEAD) return;
+        if (c->read_paused || c->out_len - c->out_head > b->cfg.max_queue / 2) {
+            /* own answers piling up: write them first (flush decides on pausing
+             * reads); plaintext left inside OpenSSL is not seen by epoll */
+            if (c->tls_read_pending) read_again_add(c);
+            return;
+        }
         if (!c->ssl && len < MQWS_BROKER_READ_CHUNK) return; /* socket drained */
     }
     /* the fairness bound was reached: let the others run, come back next turn */
@@ -484,6 +497,7 @@ static void flush_one(mqws_conn *c)
             mqws_trace("conn %llu reading paused: %zu bytes queued", cid(c), queued);
         } else if (c->read_paused && queued <= b->cfg.max_queue / 8) {
             c->read_paused = false;
+            if (c->ssl) read_again_add(c); /* OpenSSL may hold plaintext already */
         }
     }
     set_interest(c);
@@ -524,7 +538,7 @@ void mqws_conn_close(mqws_conn *c, uint16_t ws_code, const char *reason)
     if (c->state == MQWS_CONN_DEAD || c->state == MQWS_CONN_CLOSING || c->state == MQWS_CONN_DRAIN)
         return;
     mqws_broker *b = c->broker;
-    if (!c->close_reason) c->close_reason = reason;
+    remember_reason(c, reason);
     bool ws_open = mqws_transport_is_ws(c->transport) && c->state == MQWS_CONN_OPEN;
     c->state = MQWS_CONN_CLOSING;
     c->deadline_ms = b->now_ms + CLOSING_FLUSH_MS;
@@ -563,8 +577,8 @@ void mqws_conn_abort(mqws_conn *c, const char *reason)
 {
     if (c->state == MQWS_CONN_DEAD) return;
     mqws_broker *b = c->broker;
-    if (reason && !c->close_reason) c->close_reason = reason;
-    if (c->state == MQWS_CONN_DRAIN) reason = NULL; /* the reason was why it closed */
+    remember_reason(c, reason);
+    if (c->state == MQWS_CONN_DRAIN || reason) reason = NULL; /* log the remembered copy */ /* the reason was why it closed */
     log_close(c, reason);
     c->state = MQWS_CONN_DEAD;
     if (c->core && !b->in_core) mqws_broker_core_lost(c, MQWS_OK);

@@ -154,16 +154,25 @@ static int spare_fd = -1;
 
 static void refuse(mqws_broker *b, mqws_listener *l, int fd, const char *why)
 {
-    if (mqws_transport_is_ws(l->spec.transport) && !mqws_transport_is_tls(l->spec.transport)) {
+    if (fd >= 0 && mqws_transport_is_ws(l->spec.transport) && !mqws_transport_is_tls(l->spec.transport)) {
         static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n"
                                    "Content-Type: text/plain\r\nContent-Length: 30\r\n\r\n"
                                    "connection limit reached (503)";
         ssize_t w = write(fd, busy, sizeof busy - 1);
         (void)w;
     }
-    close(fd);
-    (void)b;
-    mqws_log("refused %s connection on %s: %s", mqws_transport_name(l->spec.transport), l->url, why);
+    if (fd >= 0) close(fd);
+    /* one line per second at most: a flood must not flood the log too */
+    static uint64_t last_ms;
+    static unsigned long suppressed;
+    if (last_ms && b->now_ms - last_ms < 1000) {
+        suppressed++;
+        return;
+    }
+    mqws_log("refused %s connection on %s: %s (%lu more refused since the last line)",
+             mqws_transport_name(l->spec.transport), l->url, why, suppressed);
+    last_ms = b->now_ms ? b->now_ms : 1;
+    suppressed = 0;
 }
 
 void mqws_listen_accept(mqws_broker *b, mqws_listener *l)
@@ -181,7 +190,7 @@ void mqws_listen_accept(mqws_broker *b, mqws_listener *l)
                     if (fd >= 0) close(fd);
                     spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
                 }
-                mqws_log("refused connection on %s: out of file descriptors", l->url);
+                refuse(b, l, -1, "out of file descriptors");
                 continue;
             }
             return; /* EAGAIN, or a connection that died in the queue */

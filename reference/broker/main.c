@@ -32,8 +32,16 @@ uint64_t mqws_now_ms(void)
 
 static void core_log(void *user, const char *line)
 {
+    /* peer text (topics, client ids) may hold control characters: no forged lines */
+    char safe[1024];
+    size_t o = 0;
     (void)user;
-    mqws_log("%s", line);
+    for (const unsigned char *p = (const unsigned char *)line; *p && o + 5 < sizeof safe; p++) {
+        if (*p < 0x20 || *p == 0x7f) o += (size_t)snprintf(safe + o, sizeof safe - o, "\\x%02x", *p);
+        else safe[o++] = (char)*p;
+    }
+    safe[o] = '\0';
+    mqws_log("%s", safe);
 }
 
 static bool is_listener(const mqws_broker *b, const void *p)
@@ -102,13 +110,18 @@ static void turn(mqws_broker *b, int timeout_ms)
     }
 }
 
-static void raise_fd_limit(void)
+static void raise_fd_limit(const mqws_broker_config *cfg)
 {
     struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+    if (rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
     }
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t)cfg->max_connections + 64)
+        mqws_log("note: the descriptor limit (%llu) caps connections below --max-connections %u",
+                 (unsigned long long)rl.rlim_cur, cfg->max_connections);
 }
 
 int main(int argc, char **argv)
@@ -126,7 +139,7 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    raise_fd_limit();
+    raise_fd_limit(&b->cfg);
 
     b->now_ms = mqws_now_ms();
     b->poller = mqws_poll_create();

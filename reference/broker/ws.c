@@ -190,11 +190,16 @@ void mqws_ws_handshake_step(mqws_conn *c)
         }
     }
     apply_forwarded(c, c->req);
-    char proto[64], target[300];
+    char proto[64], target[300], origin[200] = "";
     mqws_log_escape(proto, sizeof proto, res.subprotocol.ptr, res.subprotocol.len);
     mqws_log_escape(target, sizeof target, c->req->target.ptr, c->req->target.len);
-    mqws_log("conn %llu %s %s upgraded: path %s, subprotocol '%s'%s%s%s", cid(c), c->peer,
-             mqws_transport_name(c->transport), target, proto,
+    const mqws_http_header *oh = mqws_http_find(c->req, "Origin");
+    if (oh) {
+        memcpy(origin, ", origin ", 9);
+        mqws_log_escape(origin + 9, sizeof origin - 9, oh->value.ptr, oh->value.len);
+    }
+    mqws_log("conn %llu %s %s upgraded: path %s, subprotocol '%s'%s%s%s%s", cid(c), c->peer,
+             mqws_transport_name(c->transport), target, proto, origin,
              res.non_strict ? " (non-strict: a relaxation option was needed)" : "",
              strcmp(c->client_addr, c->peer) ? ", client address " : "",
              strcmp(c->client_addr, c->peer) ? c->client_addr : "");
@@ -258,7 +263,9 @@ static void trace_frames(mqws_conn *c, const uint8_t *data, size_t len)
 int mqws_ws_feed(mqws_conn *c, uint8_t *data, size_t len)
 {
     if (mqws_log_verbose) trace_frames(c, data, len);
-    while (len > 0 && c->state == MQWS_CONN_OPEN) {
+    /* until NEED_MORE, not until the input is used up: a frame holding several
+     * packets is consumed at once and its packets come out one call at a time */
+    while (c->state == MQWS_CONN_OPEN) {
         size_t used = 0;
         mqws_stream_event ev;
         mqws_err r = mqws_stream_feed(&c->stream, data, len, &used, &ev);

@@ -131,7 +131,7 @@ mqws_err core_on_connect(mqws_core_conn *conn, const uint8_t *raw, size_t len, u
                                cn->has_username ? &cn->username : NULL,
                                cn->has_password ? &cn->password : NULL);
         if (rc)
-            return refuse(conn, rc, MQWS_ERR_ARG, "authentication failed");
+            return refuse(conn, rc == 0x86 ? 0x86 : 0x87, MQWS_ERR_ARG, "authentication failed");
     }
     char assigned[40] = "";
     mqws_str id = cn->client_id;
@@ -149,6 +149,12 @@ mqws_err core_on_connect(mqws_core_conn *conn, const uint8_t *raw, size_t len, u
     s = core_session_find(c, id); /* the takeover may have ended it */
     if (!s && c->st.sessions >= cfg->max_sessions)
         return refuse(conn, 0x97, MQWS_ERR_ARG, "session limit reached");
+
+    mqws_prop pfi;
+    if (v5 && cn->will &&
+        mqws_props_get(&cn->will_props, MQWS_PROP_PAYLOAD_FORMAT_INDICATOR, &pfi) && pfi.u32 == 1 &&
+        mqws_utf8_validate(cn->will_payload.ptr, cn->will_payload.len, true, NULL) != MQWS_OK)
+        return refuse(conn, 0x99, MQWS_ERR_MQTT_UTF8, "Will Payload is not UTF-8 as announced");
 
     core_will will = {0};
     if (cn->will && !core_will_from_connect(conn, cn, &will))

@@ -19,6 +19,7 @@ void mqws_core_config_default(mqws_core_config *cfg)
     cfg->max_inflight = 100;
     cfg->max_queued = 1000;
     cfg->max_queued_bytes = 16u << 20;
+    cfg->max_total_queued_bytes = (uint64_t)1 << 30;
     cfg->max_packet_size = 1u << 20;
     cfg->topic_alias_maximum = 10;
     cfg->keepalive_max = 600;
@@ -37,7 +38,7 @@ static void fill_defaults(mqws_core_config *cfg)
     mqws_core_config_default(&d);
 #define DEF_(f) if (!cfg->f) cfg->f = d.f
     DEF_(max_connections); DEF_(max_sessions); DEF_(receive_maximum); DEF_(max_inflight);
-    DEF_(max_queued); DEF_(max_queued_bytes); DEF_(max_packet_size); DEF_(keepalive_max);
+    DEF_(max_queued); DEF_(max_queued_bytes); DEF_(max_total_queued_bytes); DEF_(max_packet_size); DEF_(keepalive_max);
     DEF_(max_subscriptions); DEF_(max_retained); DEF_(max_retained_bytes);
     DEF_(max_session_expiry); DEF_(connect_timeout); DEF_(max_client_id_len);
 #undef DEF_

@@ -90,8 +90,9 @@ typedef struct mqws_core_transport {
 /**
  * Optional user name / password check, called for every CONNECT after the
  * protocol checks. Returns 0 to accept, or an MQTT 5.0 CONNACK reason code to
- * refuse: 0x86 (Bad User Name or Password) or 0x87 (Not authorized); the core
- * sends 3.1.1 return code 0x04 / 0x05 to 3.1.1 clients.
+ * refuse: 0x86 (Bad User Name or Password) or 0x87 (Not authorized; also sent for
+ * any other non-zero value); the core sends 3.1.1 return code 0x04 / 0x05 to
+ * 3.1.1 clients.
  */
 typedef uint8_t (*mqws_core_auth_fn)(void *user, mqws_str client_id, const mqws_str *username,
                                      const mqws_bytes *password);
@@ -113,6 +114,8 @@ typedef struct mqws_core_config {
     uint32_t max_queued;           /* messages queued per session beyond the in-flight window
                                       (offline sessions included); overflow: newest dropped, logged */
     uint64_t max_queued_bytes;     /* payload + topic bytes queued per session, same reaction */
+    uint64_t max_total_queued_bytes; /* the same over all sessions (a message queued for n
+                                      sessions counts n times), same reaction */
     uint32_t max_packet_size;      /* largest packet accepted (announced, 5.0); the shell sizes
                                       its assembler buffer with it */
     uint16_t topic_alias_maximum;  /* client-to-server aliases (announced, 5.0); above: 0x94 */
@@ -130,6 +133,9 @@ typedef struct mqws_core_config {
     mqws_core_log_fn log;          /* NULL: no log */
     void *log_user;
     bool trace;                    /* also log one summary line per MQTT packet in and out */
+    uint8_t hash_key[16];          /* key of the hash tables (SipHash): random bytes from the
+                                      shell (getrandom), so clients cannot aim colliding client
+                                      ids or topics at one bucket; all zero works, unkeyed */
 } mqws_core_config;
 
 /** Counters for logs, tests and benchmarks. */
@@ -143,6 +149,7 @@ typedef struct mqws_core_stats {
     uint64_t publishes_in;
     uint64_t deliveries;           /* PUBLISH packets written to clients */
     uint64_t dropped;              /* messages dropped by a limit (queue, size, slow reader) */
+    uint64_t queued_bytes;         /* bytes queued and in flight over all sessions */
 } mqws_core_stats;
 
 /** Fills @p cfg with the defaults (documented in docs/broker-core.md). */

@@ -20,7 +20,8 @@ typedef struct core_htab {
     size_t n;
 } core_htab;
 
-uint32_t core_hash(const void *p, size_t len);
+uint64_t core_siphash(const uint8_t key[16], const void *data, size_t len);
+uint32_t core_hash(const struct mqws_core *c, const void *p, size_t len);
 bool core_htab_init(core_htab *h);
 void core_htab_free(core_htab *h);
 core_hnode *core_htab_bucket(const core_htab *h, uint32_t hash);
@@ -87,6 +88,7 @@ typedef struct core_sub {
     bool wild;
     uint8_t options;  /* 5.0 subscription options; 3.1.1: QoS */
     uint32_t sub_id;  /* 0: none */
+    uint64_t retain_epoch; /* the SUBSCRIBE that last asked for retained messages */
     size_t filter_len;
     char filter[];    /* NUL-terminated */
 } core_sub;
@@ -111,6 +113,7 @@ typedef struct core_session {
     core_outq queue;          /* server to client, waiting for the window */
     uint64_t queued_bytes;
     uint32_t nunsent;         /* in-flight entries still to be sent again after a resume */
+    bool dropping;            /* queue full: drops logged once per episode */
     uint16_t next_pid;
     uint16_t *rx_qos2;        /* client to server QoS 2 ids received, PUBREL not yet */
     uint32_t nrx_qos2, rx_qos2_cap;
@@ -138,6 +141,7 @@ struct mqws_core_conn {
     bool dropping;         /* QoS 0 drops logged once per blocked episode */
     bool ended;            /* session detached, will handled */
     bool normal_disconnect;
+    bool too_big_logged;   /* drops for the client's Maximum Packet Size: logged once */
     uint64_t opened_ms;
     uint64_t last_rx_ms;
     uint64_t keepalive_ms; /* 1.5 x Keep Alive; 0: none */
@@ -175,6 +179,7 @@ struct mqws_core {
     uint32_t npairs, pairs_cap;
     uint32_t *subids;
     uint32_t subids_cap;
+    bool retain_full_logged;
     uint8_t *scratch;    /* property blocks of outgoing packets */
     size_t scratch_cap;
 };

@@ -6,14 +6,57 @@
 
 #include "core_internal.h"
 
-/* FNV-1a: short keys, no adversary-controlled seed needed for a bounded table. */
-uint32_t core_hash(const void *p, size_t len)
+#define ROTL_(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+#define SIPROUND_                                                                                  \
+    do {                                                                                           \
+        v0 += v1; v1 = ROTL_(v1, 13); v1 ^= v0; v0 = ROTL_(v0, 32);                               \
+        v2 += v3; v3 = ROTL_(v3, 16); v3 ^= v2;                                                    \
+        v0 += v3; v3 = ROTL_(v3, 21); v3 ^= v0;                                                    \
+        v2 += v1; v1 = ROTL_(v1, 17); v1 ^= v2; v2 = ROTL_(v2, 32);                               \
+    } while (0)
+
+static uint64_t le64(const uint8_t *p)
 {
-    const uint8_t *b = p;
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ b[i]) * 16777619u;
-    return h;
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* SipHash-2-4 (Aumasson, Bernstein 2012): client identifiers and topics are chosen
+ * by clients, so the tables use a keyed hash against collision flooding. */
+uint64_t core_siphash(const uint8_t key[16], const void *data, size_t len)
+{
+    const uint8_t *in = data;
+    uint64_t k0 = le64(key), k1 = le64(key + 8);
+    uint64_t v0 = k0 ^ 0x736f6d6570736575ull, v1 = k1 ^ 0x646f72616e646f6dull;
+    uint64_t v2 = k0 ^ 0x6c7967656e657261ull, v3 = k1 ^ 0x7465646279746573ull;
+    size_t whole = len & ~(size_t)7;
+    for (size_t i = 0; i < whole; i += 8) {
+        uint64_t m = le64(in + i);
+        v3 ^= m;
+        SIPROUND_;
+        SIPROUND_;
+        v0 ^= m;
+    }
+    uint64_t b = (uint64_t)len << 56;
+    for (size_t i = 0; i < (len & 7); i++)
+        b |= (uint64_t)in[whole + i] << (8 * i);
+    v3 ^= b;
+    SIPROUND_;
+    SIPROUND_;
+    v0 ^= b;
+    v2 ^= 0xff;
+    SIPROUND_;
+    SIPROUND_;
+    SIPROUND_;
+    SIPROUND_;
+    return v0 ^ v1 ^ v2 ^ v3;
+}
+
+uint32_t core_hash(const mqws_core *c, const void *p, size_t len)
+{
+    return (uint32_t)core_siphash(c->cfg.hash_key, p, len);
 }
 
 bool core_htab_init(core_htab *h)

@@ -114,6 +114,17 @@ mqws_err core_on_publish(mqws_core_conn *conn, const mqws_packet *p, uint64_t no
             return e;
     }
     uint8_t qos = p->publish.qos;
+    mqws_prop pfi;
+    if (v5 && mqws_props_get(&p->props, MQWS_PROP_PAYLOAD_FORMAT_INDICATOR, &pfi) && pfi.u32 == 1 &&
+        mqws_utf8_validate(p->publish.payload.ptr, p->publish.payload.len, true, NULL) != MQWS_OK) {
+        /* 3.3.2.3.2: the receiver may refuse a payload that is not the UTF-8 it claims */
+        core_clog(conn, "PUBLISH on '%.*s': payload is not UTF-8 though the Payload Format "
+                  "Indicator says so: refused (0x99)", (int)(topic.len > 100 ? 100 : topic.len),
+                  topic.ptr);
+        if (qos)
+            core_send_ack(conn, qos == 1 ? MQWS_PUBACK : MQWS_PUBREC, p->packet_id, 0x99);
+        return MQWS_OK;
+    }
     if (qos == 2) {
         if (rx_find(s, p->packet_id) >= 0) { /* resent before PUBREL: not delivered again */
             core_send_ack(conn, MQWS_PUBREC, p->packet_id, 0);
@@ -192,7 +203,7 @@ void core_route(mqws_core *c, core_msg *m, uint64_t now)
     c->epoch++;
     c->nmatches = 0;
     c->npairs = 0;
-    uint32_t h = core_hash(m->topic, m->topic_len);
+    uint32_t h = core_hash(c, m->topic, m->topic_len);
     for (core_hnode *n = core_htab_bucket(&c->exact, h); n; n = n->next) {
         core_sub *sub = (core_sub *)n;
         if (n->hash == h && sub->filter_len == m->topic_len &&

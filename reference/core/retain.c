@@ -28,7 +28,7 @@ static void drop(mqws_core *c, core_retained *r)
 
 void core_retain_store(mqws_core *c, core_msg *m)
 {
-    uint32_t h = core_hash(m->topic, m->topic_len);
+    uint32_t h = core_hash(c, m->topic, m->topic_len);
     core_retained *r = find(c, m->topic, m->topic_len, h);
     if (m->payload_len == 0) {
         if (r)
@@ -39,8 +39,11 @@ void core_retain_store(mqws_core *c, core_msg *m)
     uint64_t total = c->st.retained_bytes + bytes - (r ? core_msg_bytes(r->m) : 0);
     if ((!r && c->st.retained >= c->cfg.max_retained) || total > c->cfg.max_retained_bytes) {
         c->st.dropped++;
-        core_log(c, "retained store full (%u messages, %llu bytes): '%.100s' not retained",
-                 c->st.retained, (unsigned long long)c->st.retained_bytes, m->topic);
+        if (!c->retain_full_logged)
+            core_log(c, "retained store full (%u messages, %llu bytes): '%.100s' not retained, "
+                     "nor further new topics until there is room", c->st.retained,
+                     (unsigned long long)c->st.retained_bytes, m->topic);
+        c->retain_full_logged = true;
         return;
     }
     if (!r) {
@@ -59,6 +62,7 @@ void core_retain_store(mqws_core *c, core_msg *m)
     core_msg_ref(m);
     r->m = m;
     c->st.retained_bytes += bytes;
+    c->retain_full_logged = false;
 }
 
 static void deliver_one(mqws_core *c, core_session *s, const core_sub *sub, core_msg *m,
@@ -84,6 +88,14 @@ void core_retain_deliver(mqws_core *c, core_session *s, const core_sub *sub, uin
     for (size_t i = 0; i < c->retained.nb; i++) {
         core_hnode *n = c->retained.b[i];
         while (n) {
+            /* nothing more can reach this client now: stop scanning */
+            mqws_core_conn *conn = s->conn;
+            if (!conn || conn->state != CONN_ACTIVE ||
+                (conn->blocked && s->queue.n >= c->cfg.max_queued)) {
+                core_log(c, "session '%.100s': retained messages for '%.100s' cut short: "
+                         "the client does not read", s->client_id, sub->filter);
+                return;
+            }
             core_retained *r = (core_retained *)n;
             n = n->next;
             if (r->m->has_expiry && now >= r->m->expire_at_ms) { /* MQTT-3.3.2-5 */

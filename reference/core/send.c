@@ -62,6 +62,11 @@ void core_send_ack_packet(mqws_core_conn *conn, const mqws_packet *p)
         conn->core->st.dropped++;
         core_conn_end(conn, true, conn->last_rx_ms);
         core_close(conn, MQWS_CORE_CLOSE_POLICY, "slow consumer");
+    } else if (r == SEND_TOO_BIG) {
+        /* e.g. a SUBACK for thousands of filters: it cannot be cut, and the client
+         * cannot go on without it */
+        core_fail(conn, MQWS_ERR_MQTT_TOO_LARGE, 0x83, MQWS_CORE_CLOSE_POLICY,
+                  "reply larger than the client's Maximum Packet Size", conn->last_rx_ms);
     }
 }
 
@@ -75,8 +80,25 @@ void core_send_ack(mqws_core_conn *conn, mqws_packet_type t, uint16_t pid, uint8
     core_send_ack_packet(conn, &p);
 }
 
+/* CONNACK-only codes (0x84 Unsupported Protocol Version, 0x85 Client Identifier
+ * not valid, ...) have no place in DISCONNECT (5.0 3.14.2.1): a misplaced CONNECT
+ * is a Protocol Error there. */
+static uint8_t disconnect_reason(uint8_t rc)
+{
+    switch (rc) {
+    case 0x00: case 0x04: case 0x80: case 0x81: case 0x82: case 0x83: case 0x87: case 0x89:
+    case 0x8B: case 0x8D: case 0x8E: case 0x8F: case 0x90: case 0x93: case 0x94: case 0x95:
+    case 0x96: case 0x97: case 0x98: case 0x99: case 0x9A: case 0x9B: case 0x9C: case 0x9D:
+    case 0x9E: case 0x9F: case 0xA0: case 0xA1: case 0xA2:
+        return rc;
+    default:
+        return 0x82;
+    }
+}
+
 void core_send_disconnect(mqws_core_conn *conn, uint8_t rc)
 {
+    rc = disconnect_reason(rc);
     if (conn->version != MQWS_MQTT_V5 || conn->state == CONN_CLOSING)
         return;
     mqws_packet p;

@@ -10,7 +10,7 @@
 
 core_session *core_session_find(mqws_core *c, mqws_str id)
 {
-    uint32_t h = core_hash(id.ptr, id.len);
+    uint32_t h = core_hash(c, id.ptr, id.len);
     for (core_hnode *n = core_htab_bucket(&c->sessions, h); n; n = n->next) {
         core_session *s = (core_session *)n;
         if (n->hash == h && s->client_id_len == id.len && !memcmp(s->client_id, id.ptr, id.len))
@@ -35,17 +35,18 @@ core_session *core_session_new(mqws_core *c, mqws_str id)
     s->client_id_len = id.len;
     s->id = c->next_session_id++;
     s->next_pid = 1;
-    s->node.hash = core_hash(id.ptr, id.len);
+    s->node.hash = core_hash(c, id.ptr, id.len);
     core_htab_insert(&c->sessions, &s->node);
     c->st.sessions++;
     return s;
 }
 
-static void outq_free(core_outq *q)
+static void outq_free(mqws_core *c, core_outq *q)
 {
     core_out *o = q->head;
     while (o) {
         core_out *next = o->next;
+        c->st.queued_bytes -= core_msg_bytes(o->m);
         core_msg_unref(o->m);
         free(o);
         o = next;
@@ -62,8 +63,8 @@ void core_session_free(mqws_core *c, core_session *s)
     }
     core_sub_remove_all(c, s);
     free(s->subs);
-    outq_free(&s->inflight);
-    outq_free(&s->queue);
+    outq_free(c, &s->inflight);
+    outq_free(c, &s->queue);
     free(s->rx_qos2);
     core_will_drop(s);
     core_htab_remove(&c->sessions, &s->node);
@@ -123,8 +124,9 @@ static core_out *inflight_take(core_session *s, uint16_t pid, uint8_t state)
     return NULL;
 }
 
-static void out_free(core_session *s, core_out *o)
+static void out_free(mqws_core *c, core_session *s, core_out *o)
 {
+    c->st.queued_bytes -= core_msg_bytes(o->m);
     if (o->unsent)
         s->nunsent--;
     s->queued_bytes -= core_msg_bytes(o->m);
@@ -208,17 +210,24 @@ void core_session_enqueue(mqws_core *c, core_session *s, core_msg *m, uint8_t qo
             conn->dropping = true;
         } else if (r == SEND_TOO_BIG) {
             c->st.dropped++;
-            core_clog(conn, "message on '%.100s' larger than the client's Maximum Packet Size: "
-                      "dropped (MQTT-3.1.2-25)", m->topic);
+            if (!conn->too_big_logged)
+                core_clog(conn, "message on '%.100s' larger than the client's Maximum Packet "
+                          "Size: dropped (MQTT-3.1.2-25; logged once per connection)", m->topic);
+            conn->too_big_logged = true;
         }
         return;
     }
     size_t bytes = core_msg_bytes(m);
-    if (s->queue.n >= c->cfg.max_queued || s->queued_bytes + bytes > c->cfg.max_queued_bytes) {
+    if (s->queue.n >= c->cfg.max_queued || s->queued_bytes + bytes > c->cfg.max_queued_bytes ||
+        c->st.queued_bytes + bytes > c->cfg.max_total_queued_bytes) {
         c->st.dropped++;
-        core_log(c, "session '%.100s': queue full (%u messages, %llu bytes): QoS %u message on "
-                 "'%.100s' dropped", s->client_id, s->queue.n,
-                 (unsigned long long)s->queued_bytes, qos, m->topic);
+        if (!s->dropping) /* one line per episode, not one per message */
+            core_log(c, "session '%.100s': queue full (%u messages, %llu bytes; %llu bytes over "
+                     "all sessions): QoS %u message on '%.100s' dropped, and further ones until "
+                     "there is room", s->client_id, s->queue.n,
+                     (unsigned long long)s->queued_bytes,
+                     (unsigned long long)c->st.queued_bytes, qos, m->topic);
+        s->dropping = true;
         return;
     }
     core_out *o = malloc(sizeof *o + (size_t)nsubids * sizeof(uint32_t));
@@ -236,6 +245,8 @@ void core_session_enqueue(mqws_core *c, core_session *s, core_msg *m, uint8_t qo
     if (nsubids)
         memcpy(o->subids, subids, nsubids * sizeof(uint32_t));
     s->queued_bytes += bytes;
+    c->st.queued_bytes += bytes;
+    s->dropping = false;
     outq_push(&s->queue, o);
     if (live)
         core_session_pump(s, now);
@@ -267,7 +278,9 @@ static core_send_result send_pubrel(mqws_core_conn *conn, uint16_t pid, uint8_t 
 static bool resend_unsent(core_session *s, uint32_t window, uint64_t now)
 {
     mqws_core_conn *conn = s->conn;
-    for (core_out *o = s->inflight.head; o && s->nunsent; o = o->next) {
+    core_out *next;
+    for (core_out *o = s->inflight.head; o && s->nunsent; o = next) {
+        next = o->next;
         if (!o->unsent)
             continue;
         if (s->inflight.n - s->nunsent >= window)
@@ -280,6 +293,16 @@ static bool resend_unsent(core_session *s, uint32_t window, uint64_t now)
         if (r == SEND_FULL) {
             conn->blocked = true;
             return false;
+        }
+        if (r == SEND_TOO_BIG) { /* the new connection announced a smaller Maximum Packet Size */
+            conn->core->st.dropped++;
+            if (!conn->too_big_logged)
+                core_clog(conn, "resent message on '%.100s' larger than the client's Maximum "
+                          "Packet Size: dropped (MQTT-3.1.2-25; logged once per connection)",
+                          o->m->topic);
+            conn->too_big_logged = true;
+            out_free(conn->core, s, inflight_take(s, o->pid, o->state));
+            continue;
         }
         o->unsent = false;
         s->nunsent--;
@@ -301,7 +324,7 @@ void core_session_pump(core_session *s, uint64_t now)
     while (s->queue.head && s->inflight.n < window) {
         core_out *o = outq_pop(&s->queue);
         if (expired(o->m, now)) { /* MQTT-3.3.2-5 */
-            out_free(s, o);
+            out_free(conn->core, s, o);
             continue;
         }
         o->pid = next_pid(s);
@@ -315,9 +338,12 @@ void core_session_pump(core_session *s, uint64_t now)
         }
         if (r == SEND_TOO_BIG) {
             c->st.dropped++;
-            core_clog(conn, "QoS %u message on '%.100s' larger than the client's Maximum Packet "
-                      "Size: dropped (MQTT-3.1.2-25)", o->qos, o->m->topic);
-            out_free(s, o);
+            if (!conn->too_big_logged)
+                core_clog(conn, "QoS %u message on '%.100s' larger than the client's Maximum "
+                          "Packet Size: dropped (MQTT-3.1.2-25; logged once per connection)",
+                          o->qos, o->m->topic);
+            conn->too_big_logged = true;
+            out_free(conn->core, s, o);
             continue;
         }
         o->state = OUT_WAIT_ACK;
@@ -355,7 +381,7 @@ void core_on_puback(mqws_core_conn *conn, const mqws_packet *p, uint64_t now)
         core_clog(conn, "PUBACK for unknown packet id %u ignored", p->packet_id);
         return;
     }
-    out_free(s, o);
+    out_free(conn->core, s, o);
     core_session_pump(s, now);
 }
 
@@ -374,7 +400,7 @@ void core_on_pubrec(mqws_core_conn *conn, const mqws_packet *p, uint64_t now)
         return;
     }
     if (p->reason_code >= 0x80) { /* 5.0: the client refused the message, the flow ends */
-        out_free(s, o);
+        out_free(conn->core, s, o);
         core_session_pump(s, now);
         return;
     }
@@ -398,6 +424,6 @@ void core_on_pubcomp(mqws_core_conn *conn, const mqws_packet *p, uint64_t now)
         core_clog(conn, "PUBCOMP for unknown packet id %u ignored", p->packet_id);
         return;
     }
-    out_free(s, o);
+    out_free(conn->core, s, o);
     core_session_pump(s, now);
 }

@@ -43,7 +43,7 @@ static core_sub *sub_add(mqws_core *c, core_session *s, mqws_str f)
         sub->wild_idx = c->nwild;
         c->wild[c->nwild++] = sub;
     } else {
-        sub->node.hash = core_hash(f.ptr, f.len);
+        sub->node.hash = core_hash(c, f.ptr, f.len);
         core_htab_insert(&c->exact, &sub->node);
     }
     s->subs[s->nsubs++] = sub;
@@ -91,6 +91,7 @@ mqws_err core_on_subscribe(mqws_core_conn *conn, const mqws_packet *p, uint64_t 
     if (v5 && mqws_props_get(&p->props, MQWS_PROP_SUBSCRIPTION_IDENTIFIER, &pr))
         sub_id = pr.u32;
     /* Reason codes, and which subscriptions get retained messages after the SUBACK. */
+    c->epoch++; /* marks the subscriptions of this packet */
     uint8_t *codes = malloc(p->list.count);
     core_sub **retained_for = calloc(p->list.count, sizeof *retained_for);
     if (!codes || !retained_for) {
@@ -130,8 +131,11 @@ mqws_err core_on_subscribe(mqws_core_conn *conn, const mqws_packet *p, uint64_t 
         sub->sub_id = sub_id;
         codes[i++] = qos;
         unsigned rh = v5 ? MQWS_SUB_RETAIN_HANDLING(e.options) : 0;
-        if (rh == 0 || (rh == 1 && !existed))
+        /* a filter repeated in one SUBSCRIBE gets the retained messages once */
+        if ((rh == 0 || (rh == 1 && !existed)) && sub->retain_epoch != c->epoch) {
+            sub->retain_epoch = c->epoch;
             retained_for[i - 1] = sub;
+        }
     }
     if (refused)
         core_clog(conn, "SUBSCRIBE: %zu of %zu filters refused (limit %u per session, "

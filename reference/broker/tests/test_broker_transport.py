@@ -178,7 +178,9 @@ def ws_frame(payload, opcode=2, fin=True, mask=True):
     if not mask:
         return hdr + payload
     key = os.urandom(4)
-    return hdr + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+    stream = (key * (n // 4 + 1))[:n]
+    masked = (int.from_bytes(payload, "big") ^ int.from_bytes(stream, "big")).to_bytes(n, "big")
+    return hdr + key + masked
 
 
 def ws_read_frame(sock):
@@ -386,6 +388,39 @@ def test_connect_in_one_byte_frames(broker):
     sock.close()
 
 
+def test_several_packets_in_one_frame(broker):
+    sock, _ = ws_open(broker.port("ws"))
+    sock.sendall(ws_frame(mqtt_connect("many") + mqtt_subscribe(1, "many/t") +
+                          mqtt_publish("many/t", b"m", qos=1, pid=7) + PINGREQ))
+    answers = [ws_read_frame(sock)[1] for _ in range(5)]
+    assert answers[0][:1] == b"\x20"
+    assert answers[1][:1] == b"\x90"
+    rest = sorted(answers[2:])
+    assert rest == sorted([b"\x40\x02\x00\x07", mqtt_publish("many/t", b"m"), PINGRESP]), rest
+    # and packets straddling frames: half a PUBLISH, then its end with a PINGREQ
+    pkt = mqtt_publish("many/t", b"straddle")
+    sock.sendall(ws_frame(pkt[:5]))
+    sock.sendall(ws_frame(pkt[5:] + PINGREQ))
+    got = sorted(ws_read_frame(sock)[1] for _ in range(2))
+    assert got == sorted([pkt, PINGRESP])
+    sock.close()
+
+
+def test_takeover_closes_the_old_connection(broker):
+    """The core closes another connection while handling a CONNECT: the shell
+    reports that loss after the call and both ends stay consistent."""
+    old, _ = ws_open(broker.port("ws"))
+    old.sendall(ws_frame(mqtt_connect("same-id", version=5)))
+    assert ws_read_frame(old)[1][:1] == b"\x20"
+    new = ws_mqtt_session(broker.port("ws"), "same-id")
+    op, payload = ws_read_frame(old)
+    assert op == 2 and payload[:1] == b"\xe0" and payload[2] == 0x8E, payload  # Session taken over
+    assert ws_read_close(old) == 1000
+    ws_ping_roundtrip(new)
+    old.close()
+    new.close()
+
+
 def test_100mb_remaining_length_refused_ws(broker):
     sock = ws_mqtt_session(broker.port("ws"), "huge-ws")
     sock.sendall(ws_frame(b"\x30" + varint(100 * 1024 * 1024) + b"\x00\x01t"))
@@ -408,6 +443,17 @@ def test_huge_frame_length_1009(broker):
     # a binary frame announcing 2^40 bytes: refused on its header (--max-message)
     sock.sendall(bytes([0x82, 0x80 | 127]) + struct.pack("!Q", 1 << 40) + os.urandom(4))
     assert ws_read_close(sock) == 1009
+    sock.close()
+
+
+def test_mqtt5_too_large_over_tcp_gets_disconnect_0x95(broker):
+    sock = connect_tcp(broker.port("tcp"))
+    sock.sendall(mqtt_connect("huge5-tcp", version=5))
+    connack = sock.recv(100)
+    assert connack[:1] == b"\x20" and connack[3:4] == b"\x00", connack
+    assert b"\x27\x00\x01\x00\x00" in connack  # Maximum Packet Size 64 KiB announced
+    sock.sendall(b"\x30" + varint(100 * 1024 * 1024))
+    assert recv_all(sock) == b"\xe0\x01\x95"
     sock.close()
 
 
@@ -533,6 +579,34 @@ def test_wss_connect(tls_broker, pki):
     sock.sendall(ws_frame(b"x", opcode=1))
     assert ws_read_close(sock) == 1003
     sock.close()
+
+
+def test_tls_bulk_roundtrip(tls_broker, pki):
+    """100 x 16 KB through TLS both ways: records split across reads, plaintext
+    buffered inside OpenSSL."""
+    for scheme in ("tls", "wss"):
+        if scheme == "tls":
+            sock = connect_tcp(tls_broker.port("tls"), client_ctx(pki))
+            sock.sendall(mqtt_connect("bulk-tls") + mqtt_subscribe(1, "bulk/#"))
+            assert recv_exact(sock, 4) == b"\x20\x02\x00\x00"
+            assert recv_exact(sock, 5)[:1] == b"\x90"
+        else:
+            sock = ws_mqtt_session(tls_broker.port("wss"), "bulk-wss", wrap=client_ctx(pki))
+            sock.sendall(ws_frame(mqtt_subscribe(1, "bulk/#")))
+            assert ws_read_frame(sock)[1][:1] == b"\x90"
+        msgs = [mqtt_publish("bulk/%d" % i, bytes([i]) * 16000) for i in range(100)]
+        data = b"".join(msgs)
+        if scheme == "tls":
+            sock.sendall(data)
+            got = recv_exact(sock, len(data))
+        else:
+            sock.sendall(b"".join(ws_frame(data[i:i + 50000]) for i in range(0, len(data), 50000)))
+            got = b""
+            while len(got) < len(data):
+                op, payload = ws_read_frame(sock)
+                got += payload
+        assert got == data
+        sock.close()
 
 
 def test_tls_handshake_timeout(tls_broker):
@@ -671,14 +745,15 @@ ASAN_ENV = dict(os.environ,
                 UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1")
 
 
-def test_hostile_clients_under_asan(tmpdir_module):
+def test_hostile_clients_under_asan(tmpdir_module, pki):
     """Each hostile client gets its reaction; a well-behaved client keeps being
     served throughout; RSS stays bounded; no sanitizer report."""
     if not os.path.exists(BROKER_ASAN):
         pytest.fail("build-asan/bin/mqws-broker missing: run make broker-asan")
-    b = Broker(BROKER_ASAN, listen_args("tcp", "ws") +
+    b = Broker(BROKER_ASAN, listen_args("tcp", "ws", "tls", "wss") +
                ["--handshake-timeout", "2", "--max-queue", "256k", "--max-packet-size", "256k",
-                "--slow-reader-timeout", "1"],
+                "--slow-reader-timeout", "1", "--tls-cert", os.path.join(pki, "server.pem"),
+                "--tls-key", os.path.join(pki, "server.key")],
                tmpdir_module, env=ASAN_ENV)
     port = b.port("ws")
     good = ws_mqtt_session(port, "good")
@@ -724,6 +799,22 @@ def test_hostile_clients_under_asan(tmpdir_module):
             data = recv_all(s)
             assert data == b"" or data.startswith(b"HTTP/1.1 4"), data[:80]
             s.close()
+        # junk where TLS is expected, and a wss client sending text frames
+        for scheme in ("tls", "wss"):
+            for junk in (os.urandom(2000), b"\x16\x03\x01\x00\x05hello" + os.urandom(100),
+                         b"GET /mqtt HTTP/1.1\r\n\r\n"):
+                s = connect_tcp(b.port(scheme))
+                try:
+                    s.sendall(junk)
+                except ConnectionError:
+                    pass
+                recv_all(s)
+                s.close()
+        s = ws_mqtt_session(b.port("wss"), "wss-text", wrap=client_ctx(pki))
+        s.sendall(ws_frame(b"\x10\x00", opcode=1))
+        assert ws_read_close(s) == 1003
+        s.close()
+        ws_ping_roundtrip(good)
         # endless handshake: header lines forever -> 431 at the header limit
         s = connect_tcp(port)
         s.sendall(b"GET /mqtt HTTP/1.1\r\nHost: x\r\n")

@@ -29,6 +29,14 @@ bool fake_log_has(const char *needle)
     return strstr(log_buf, needle) != NULL;
 }
 
+int fake_log_count(const char *needle)
+{
+    int n = 0;
+    for (const char *p = strstr(log_buf, needle); p; p = strstr(p + 1, needle))
+        n++;
+    return n;
+}
+
 void fake_log_clear(void)
 {
     log_len = 0;

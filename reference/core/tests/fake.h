@@ -31,6 +31,7 @@ typedef struct fake_conn {
 /* Core with a log collected in memory (fake_log_has). cfg NULL: defaults. */
 mqws_core *fake_core(const mqws_core_config *cfg);
 bool fake_log_has(const char *needle);
+int fake_log_count(const char *needle);
 void fake_log_clear(void);
 
 void fake_open(mqws_core *core, fake_conn *fc, uint64_t now);

@@ -346,6 +346,12 @@ static void protocol_errors(void **state)
     assert_int_not_equal(fake_feed_raw(&c, auth, sizeof auth, 1), MQWS_OK);
     assert_int_equal(fake_expect(&c, MQWS_DISCONNECT).reason_code, 0x82);
     fake_done(&c, 2);
+    /* 5.0: a second CONNECT with an unknown level: 0x84 is CONNACK-only, DISCONNECT 0x82 */
+    fake_connect(core, &c, &o, 0);
+    const uint8_t connect6[] = {0x10, 13, 0, 4, 'M', 'Q', 'T', 'T', 6, 2, 0, 60, 0, 1, 'a'};
+    assert_int_not_equal(fake_feed_raw(&c, connect6, sizeof connect6, 1), MQWS_OK);
+    assert_int_equal(fake_expect(&c, MQWS_DISCONNECT).reason_code, 0x82);
+    fake_done(&c, 2);
     /* transport-level error reported by the shell: DISCONNECT 0x95 first */
     fake_connect(core, &c, &o, 0);
     fake_lost(&c, MQWS_ERR_MQTT_TOO_LARGE, 1);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "fake.h"
+#include "../core_internal.h"
 
 static mqws_props one_int(uint8_t *buf, size_t cap, int id, uint32_t v)
 {
@@ -203,6 +204,37 @@ static void properties_passed_through(void **state)
     mqws_core_free(core);
 }
 
+static void payload_format_invalid(void **state)
+{
+    (void)state;
+    mqws_core *core = fake_core(NULL);
+    fake_conn p, s;
+    pair(core, &p, &s, 5, 5);
+    fake_subscribe(&s, "t", 2, 1, NULL, 0);
+    uint8_t b[8];
+    mqws_props utf8 = one_int(b, sizeof b, MQWS_PROP_PAYLOAD_FORMAT_INDICATOR, 1);
+    fake_publish(&p, "t", "\xff\xfe", 1, 1, false, &utf8, 1);
+    assert_int_equal(fake_expect(&p, MQWS_PUBACK).reason_code, 0x99);
+    fake_publish(&p, "t", "\xc0\x80", 2, 2, false, &utf8, 1);
+    assert_int_equal(fake_expect(&p, MQWS_PUBREC).reason_code, 0x99);
+    fake_publish(&p, "t", "\xff", 0, 0, false, &utf8, 1);
+    fake_expect_none(&s);
+    fake_expect_none(&p);
+    fake_publish(&p, "t", "caf\xc3\xa9", 1, 3, false, &utf8, 1);
+    assert_int_equal(fake_expect(&p, MQWS_PUBACK).reason_code, 0);
+    mqws_packet m = fake_expect(&s, MQWS_PUBLISH);
+    assert_true(mqws_props_get(&m.props, MQWS_PROP_PAYLOAD_FORMAT_INDICATOR, NULL));
+    /* a Will Payload announced as UTF-8 that is not: CONNACK 0x99 */
+    fake_conn w;
+    fake_connect_opts wo = {.version = 5, .client_id = "w", .clean = true, .will_topic = "x",
+                            .will_payload = "\xff", .will_props = &utf8};
+    assert_int_equal(fake_connect(core, &w, &wo, 2).reason_code, 0x99);
+    fake_done(&w, 3);
+    fake_done(&p, 3);
+    fake_done(&s, 3);
+    mqws_core_free(core);
+}
+
 static void message_expiry(void **state)
 {
     (void)state;
@@ -256,10 +288,11 @@ static void queue_overflow(void **state)
         fake_expect(&p, MQWS_PUBACK); /* accepted from the publisher in every case */
     }
     fake_publish(&p, "t", "q0", 0, 0, false, NULL, 1); /* QoS 0: not queued offline */
-    assert_true(fake_log_has("queue full"));
+    assert_int_equal(fake_log_count("queue full"), 1); /* once per episode */
     mqws_core_stats st;
     mqws_core_get_stats(core, &st);
     assert_int_equal(st.dropped, 2);
+    assert_int_equal(st.queued_bytes, 3 * 2); /* topic + payload of each */
     fake_connect(core, &s, &so, 2);
     assert_string_equal(fake_payload(&(mqws_packet){.publish = fake_expect(&s, MQWS_PUBLISH).publish}), "1");
     fake_expect(&s, MQWS_PUBLISH);
@@ -268,6 +301,43 @@ static void queue_overflow(void **state)
     fake_done(&s, 3);
     fake_done(&p, 3);
     mqws_core_free(core);
+}
+
+static void total_queue_budget(void **state)
+{
+    (void)state;
+    mqws_core_config cfg;
+    mqws_core_config_default(&cfg);
+    cfg.max_total_queued_bytes = 10;
+    mqws_core *core = fake_core(&cfg);
+    fake_conn p, a, b;
+    fake_connect_opts o = {.version = 4, .client_id = "a", .clean = false};
+    fake_connect(core, &a, &o, 0);
+    fake_subscribe(&a, "t", 1, 1, NULL, 0);
+    fake_done(&a, 0);
+    o.client_id = "b";
+    fake_connect(core, &b, &o, 0);
+    fake_subscribe(&b, "t", 1, 1, NULL, 0);
+    fake_done(&b, 0);
+    fake_connect_opts po = {.version = 4, .client_id = "p", .clean = true};
+    fake_connect(core, &p, &po, 0);
+    fake_publish(&p, "t", "1234", 1, 1, false, NULL, 1); /* 5 bytes for a, 5 for b */
+    fake_publish(&p, "t", "5678", 1, 2, false, NULL, 1); /* over the budget for both */
+    mqws_core_stats st;
+    mqws_core_get_stats(core, &st);
+    assert_int_equal(st.queued_bytes, 10);
+    assert_int_equal(st.dropped, 2);
+    o.client_id = "a";
+    fake_connect(core, &a, &o, 2);
+    mqws_packet m = fake_expect(&a, MQWS_PUBLISH);
+    fake_expect_none(&a);
+    fake_ack(&a, MQWS_PUBACK, m.packet_id, 3);
+    mqws_core_get_stats(core, &st);
+    assert_int_equal(st.queued_bytes, 5);
+    fake_done(&a, 4);
+    fake_done(&p, 4);
+    mqws_core_free(core);
+    /* (freeing the core with b's queue in it is checked by ASan) */
 }
 
 static void too_many_subscriptions(void **state)
@@ -347,6 +417,30 @@ static void packet_too_large(void **state)
     assert_string_equal(fake_payload(&m), "small"); /* MQTT-3.1.2-25: the large one dropped */
     fake_expect_none(&s);
     assert_true(fake_log_has("Maximum Packet Size"));
+    /* a SUBACK over it cannot be sent: DISCONNECT 0x83, closed; the CONNACK
+     * properties did not fit either, the bare CONNACK went */
+    fake_conn t;
+    uint8_t tb[8];
+    mqws_props tiny = one_int(tb, sizeof tb, MQWS_PROP_MAXIMUM_PACKET_SIZE, 20);
+    fake_connect_opts to = {.version = 5, .client_id = "t", .clean = true, .props = &tiny};
+    mqws_packet ack = fake_connect(core, &t, &to, 1);
+    assert_int_equal(ack.reason_code, 0);
+    assert_int_equal(ack.props.raw_len, 0);
+    static uint8_t list[64 * 4];
+    size_t n = 0;
+    for (int i = 0; i < 20; i++)
+        mqws_list_append_sub(list, sizeof list, &n, mqws_str_c("x"), true, 0);
+    mqws_packet sp;
+    memset(&sp, 0, sizeof sp);
+    sp.type = MQWS_SUBSCRIBE;
+    sp.packet_id = 3;
+    sp.list.raw = list;
+    sp.list.raw_len = n;
+    sp.list.count = 20;
+    fake_feed(&t, &sp, 1);
+    assert_int_equal(fake_expect(&t, MQWS_DISCONNECT).reason_code, 0x83);
+    assert_true(t.closed);
+    fake_done(&t, 2);
     /* a packet over our maximum: DISCONNECT 0x95, close 1009 */
     char big[200];
     memset(big, 'x', sizeof big - 1);
@@ -385,9 +479,24 @@ static void session_and_client_id_limits(void **state)
     mqws_core_free(core);
 }
 
+/* The hash behind the tables: SipHash-2-4 against the vectors of its paper. */
+static void siphash_reference_vectors(void **state)
+{
+    (void)state;
+    uint8_t key[16], msg[15];
+    for (int i = 0; i < 16; i++)
+        key[i] = (uint8_t)i;
+    for (int i = 0; i < 15; i++)
+        msg[i] = (uint8_t)i;
+    assert_true(core_siphash(key, msg, 15) == 0xa129ca6149be45e5ull);
+    assert_true(core_siphash(key, msg, 0) == 0x726fdb47dd0e0e31ull);
+    assert_true(core_siphash(key, msg, 8) == 0x93f5f5799a932462ull);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(siphash_reference_vectors),
         cmocka_unit_test(topic_alias),
         cmocka_unit_test(topic_alias_none_announced),
         cmocka_unit_test(subscription_identifier_in_publish),
@@ -395,8 +504,10 @@ int main(void)
         cmocka_unit_test(no_local),
         cmocka_unit_test(shared_subscription_refused),
         cmocka_unit_test(properties_passed_through),
+        cmocka_unit_test(payload_format_invalid),
         cmocka_unit_test(message_expiry),
         cmocka_unit_test(queue_overflow),
+        cmocka_unit_test(total_queue_budget),
         cmocka_unit_test(too_many_subscriptions),
         cmocka_unit_test(packet_too_large),
         cmocka_unit_test(session_and_client_id_limits),

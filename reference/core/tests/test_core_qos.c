@@ -283,6 +283,44 @@ static void resume_with_smaller_receive_maximum(void **state)
     mqws_core_free(core);
 }
 
+static void resume_with_smaller_maximum_packet_size(void **state)
+{
+    (void)state;
+    mqws_core *core = fake_core(NULL);
+    uint8_t pb[16];
+    mqws_props_builder b = {pb, sizeof pb, 0, MQWS_OK};
+    mqws_props_add_int(&b, MQWS_PROP_SESSION_EXPIRY_INTERVAL, 100);
+    mqws_props_add_int(&b, MQWS_PROP_RECEIVE_MAXIMUM, 1);
+    mqws_props big = mqws_props_from_builder(&b);
+    fake_conn s, p;
+    fake_connect_opts so = {.version = 5, .client_id = "s", .clean = true, .props = &big};
+    fake_connect(core, &s, &so, 0);
+    fake_subscribe(&s, "t", 1, 1, NULL, 0);
+    fake_connect_opts po = {.version = 4, .client_id = "p", .clean = true};
+    fake_connect(core, &p, &po, 0);
+    fake_publish(&p, "t", "a rather long payload of forty bytes....", 1, 1, false, NULL, 1);
+    fake_publish(&p, "t", "short", 1, 2, false, NULL, 1);
+    fake_expect(&s, MQWS_PUBLISH);
+    fake_expect_none(&s); /* window 1 */
+    fake_done(&s, 2);
+    uint8_t pb2[16];
+    mqws_props_builder b2 = {pb2, sizeof pb2, 0, MQWS_OK};
+    mqws_props_add_int(&b2, MQWS_PROP_SESSION_EXPIRY_INTERVAL, 100);
+    mqws_props_add_int(&b2, MQWS_PROP_MAXIMUM_PACKET_SIZE, 30);
+    mqws_props small = mqws_props_from_builder(&b2);
+    so.clean = false;
+    so.props = &small;
+    fake_connect(core, &s, &so, 3);
+    /* the long one cannot be resent: dropped, and its slot goes to the next */
+    mqws_packet m = fake_expect(&s, MQWS_PUBLISH);
+    assert_string_equal(fake_payload(&m), "short");
+    assert_false(m.publish.dup);
+    fake_expect_none(&s);
+    fake_done(&s, 4);
+    fake_done(&p, 4);
+    mqws_core_free(core);
+}
+
 static void receive_maximum_exceeded(void **state)
 {
     (void)state;
@@ -349,6 +387,7 @@ int main(void)
         cmocka_unit_test(qos2_outbound_resume),
         cmocka_unit_test(inflight_window_receive_maximum),
         cmocka_unit_test(resume_with_smaller_receive_maximum),
+        cmocka_unit_test(resume_with_smaller_maximum_packet_size),
         cmocka_unit_test(receive_maximum_exceeded),
         cmocka_unit_test(slow_reader),
     };

@@ -188,8 +188,13 @@ static void run(uint32_t seed)
         fprintf(stderr, "seed %u: %llu publishes in, %llu deliveries, %llu dropped, %u sessions\n",
                 seed, (unsigned long long)st.publishes_in, (unsigned long long)st.deliveries,
                 (unsigned long long)st.dropped, st.sessions);
-    now += 100000;
-    mqws_core_tick(core, now); /* every session expires (the cap is far, but expiry <= 20 s) */
+    now += 1000000000ull;
+    mqws_core_tick(core, now); /* every session expires: the counters come back to zero */
+    mqws_core_get_stats(core, &st);
+    assert_int_equal(st.sessions, 0);
+    assert_int_equal(st.subscriptions, 0);
+    assert_int_equal(st.queued_bytes, 0);
+    assert_int_equal(st.connections, 0);
     mqws_core_free(core);
 }
 

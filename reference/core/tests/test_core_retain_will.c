@@ -76,6 +76,23 @@ static void retain_handling_and_rap(void **state)
     fake_expect_none(&s);
     fake_subscribe(&s, "r", 0, 5, NULL, 1); /* 0: always */
     assert_true(fake_expect(&s, MQWS_PUBLISH).publish.retain);
+    fake_expect_none(&s);
+    /* the same filter three times in one SUBSCRIBE: three codes, the retained message once */
+    uint8_t list[64];
+    size_t n = 0;
+    for (int i = 0; i < 3; i++)
+        mqws_list_append_sub(list, sizeof list, &n, mqws_str_c("r"), true, 0);
+    mqws_packet sp;
+    memset(&sp, 0, sizeof sp);
+    sp.type = MQWS_SUBSCRIBE;
+    sp.packet_id = 7;
+    sp.list.raw = list;
+    sp.list.raw_len = n;
+    sp.list.count = 3;
+    fake_feed(&s, &sp, 1);
+    assert_int_equal(fake_expect(&s, MQWS_SUBACK).list.count, 3);
+    fake_expect(&s, MQWS_PUBLISH);
+    fake_expect_none(&s);
     /* Retain As Published keeps the flag on live messages */
     fake_subscribe(&s, "rap", MQWS_SUB_RETAIN_AS_PUBLISHED | (2u << 4), 6, NULL, 1);
     fake_publish(&p, "rap", "1", 0, 0, true, NULL, 2);
