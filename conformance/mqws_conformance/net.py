@@ -467,7 +467,7 @@ class MqttClient:
             if until and until(d):
                 return out
 
-    def outcome(self, timeout=None, probe=True, until_close=False):
+    def outcome(self, timeout=None, probe=True, until_close=False, own_pingresps=0):
         """Judges how the target reacted to what was just sent: sends a PINGREQ
         (if `probe`) and reads until the connection closes, a PINGRESP comes, or
         the timeout passes. PINGRESP = accepted; close frame, DISCONNECT, a
@@ -503,7 +503,10 @@ class MqttClient:
             except (mqtt.Malformed, KeyError):
                 o.packets.append({"type": "UNDECODABLE", "hex": e.data.hex()})
                 continue
-            if d["type"] == "PINGRESP" and until_close:
+            if d["type"] == "PINGRESP" and own_pingresps > 0:
+                own_pingresps -= 1  # the answer to a PINGREQ inside the input, not to the probe
+                o.packets.append(d)
+            elif d["type"] == "PINGRESP" and until_close:
                 o.packets.append(d)
             elif d["type"] == "PINGRESP":
                 if not o.refused:

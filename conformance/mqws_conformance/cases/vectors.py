@@ -213,8 +213,8 @@ def connect_v4(ctx):
     return m
 
 
-def judge_refusal(ctx, m, exp_close=None, invalid=True, probe=True):
-    o = m.outcome(probe=probe)
+def judge_refusal(ctx, m, exp_close=None, invalid=True, probe=True, own_pingresps=0):
+    o = m.outcome(probe=probe, own_pingresps=own_pingresps)
     ctx.tr.note("outcome: " + o.summary())
     if exp_close and invalid:
         ctx.judge_close(exp_close, o)
@@ -366,7 +366,8 @@ def make_stream_case(doc, params, t):
             ctx.info(o.summary(), "depends on the target's packet/message limits (the vector's are 32/64 bytes)")
             return
         if invalid:
-            judge_refusal(ctx, m, exp.get("close_code"))
+            pings = sum(1 for p in pkts if p[0] >> 4 == mqtt.PINGREQ)
+            judge_refusal(ctx, m, exp.get("close_code"), own_pingresps=pings)
             return
         want = expected_responses(pkts)
         if ends:
