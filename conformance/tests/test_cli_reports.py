@@ -143,6 +143,10 @@ def test_report_json_schema(report_dir):
 
 
 def test_report_junit(report_dir):
+    from lxml import etree
+    schema = etree.XMLSchema(etree.parse(os.path.join(os.path.dirname(os.path.abspath(__file__)), "junit.xsd")))
+    xml = etree.parse(str(report_dir / "report.xml"))
+    assert schema.validate(xml), schema.error_log
     root = ET.parse(report_dir / "report.xml").getroot()
     assert root.tag == "testsuites"
     cases = root.findall("testsuite/testcase")
