@@ -107,6 +107,15 @@ th{background:#f4f4f4} td.id{font-family:monospace}
 pre{background:#f8f8f8;padding:6px;overflow-x:auto;font-size:12px;margin:4px 0;white-space:pre-wrap;word-break:break-all}
 details summary{cursor:pointer;color:#1b4a85} .out{color:#0b5394}.in{color:#38761d}.note{color:#777}
 .req{font-size:12px;color:#444} code{font-size:12px}
+.filter{margin:.8em 0} .filter button{margin-right:4px;border:1px solid #bbb;background:#fafafa;border-radius:3px;
+padding:2px 8px;cursor:pointer} .filter button.on{background:#333;color:#fff}
+"""
+SCRIPT = """
+function show(v, b) {
+  document.querySelectorAll('.filter button').forEach(x => x.classList.toggle('on', x === b));
+  document.querySelectorAll('tr[data-verdict]').forEach(r => {
+    r.style.display = (v === 'all' || r.dataset.verdict === v) ? '' : 'none'; });
+}
 """
 COLORS = {"pass": "#4caf50", "fail": "#e53935", "non-strict": "#fb8c00", "informational": "#1e88e5",
           "skipped": "#9e9e9e", "error": "#8e24aa"}
@@ -147,6 +156,9 @@ def write_html(doc, path):
             out.append(f"<tr><td><a href='#g-{group}'>{html.escape(title)}</a></td>" +
                        "".join(f"<td>{g[v] or ''}</td>" for v in VERDICTS) + "</tr>")
     out.append("<tr><th>total</th>" + "".join(f"<th>{s['by_verdict'][v]}</th>" for v in VERDICTS) + "</tr></table>")
+    out.append("<div class='filter'>Show: <button class='on' onclick=\"show('all', this)\">all</button>" +
+               "".join(f"<button onclick=\"show('{v}', this)\">{v} ({s['by_verdict'][v]})</button>"
+                       for v in VERDICTS if s["by_verdict"][v]) + "</div>")
     for group, title in GROUPS:
         cases = [c for c in doc["cases"] if c["group"] == group]
         if not cases:
@@ -164,7 +176,7 @@ def write_html(doc, path):
                          f"{cl['observed'] if cl['observed'] is not None else 'none'}</span> "
                          f"(expected {cl['expected']})</small>")
             out.append(
-                f"<tr><td class='id'>{html.escape(c['id'])}<br><small style='font-family:sans-serif'>"
+                f"<tr data-verdict='{c['verdict']}'><td class='id'>{html.escape(c['id'])}<br><small style='font-family:sans-serif'>"
                 f"{html.escape(c['title'])}</small></td><td><span class='v {c['verdict']}'>{c['verdict']}</span>"
                 f"<br><small>{c['duration_ms']:.0f} ms</small>{base}</td><td>{reqs}</td>"
                 f"<td><b>expected</b> {html.escape(c['expected'])}<br><b>observed</b> {html.escape(c['observed'])}"
@@ -172,7 +184,7 @@ def write_html(doc, path):
                 f"<code>{html.escape(repro(doc, c['id']))}</code>{_transcript_html(c['transcript'])}</details>"
                 f"</td></tr>")
         out.append("</table>")
-    out.append("</body></html>")
+    out.append(f"<script>{SCRIPT}</script></body></html>")
     with open(path, "w", encoding="utf-8") as f:
         f.write("\n".join(out))
 
