@@ -107,7 +107,29 @@ def mqtt_over_raw_tcp(ctx):
               "no upgrade and no CONNACK")
 
 
+def plaintext_on_tls(ctx):
+    import socket
+    t = ctx.target
+    raw, _ = ws.build_request(t.host_header, t.path)
+    with socket.create_connection((t.host, t.port), t.timeout) as s:
+        ctx.tr.note("plain TCP (no TLS) to the wss:// port")
+        s.sendall(raw)
+        ctx.tr.add("out", raw, "Upgrade request without TLS")
+        s.settimeout(min(t.timeout, 2))
+        try:
+            data = s.recv(4096)
+        except (socket.timeout, OSError):
+            data = b""
+        ctx.tr.add("in", data, "answer" if data else "no answer")
+    upgraded = data.startswith(b"HTTP/1.1 101")
+    alive = still_serving(ctx)
+    ctx.check(not upgraded and alive, f"{'upgraded' if upgraded else 'not upgraded'}; serving: {alive}",
+              "no upgrade without TLS, and the target keeps serving")
+
+
 def register():
+    add("robustness.plaintext-on-tls-port", "A plain-text Upgrade on the wss:// port is not served", "robustness",
+        ["RFC6455-4.2.1"], plaintext_on_tls, needs=("tls",))
     add("robustness.slow-handshake", "A request head dripped over about a second (recorded)", "robustness",
         ["RFC6455-4.2.1"], slow_handshake)
     add("robustness.many-connections", "50 simultaneous connections, and the target keeps serving", "robustness",
