@@ -394,7 +394,7 @@ def make_stream_case(doc, params, t):
 
     group = "binary" if "MQTT-6.0.0-1" in t["refs"] and invalid else "reassembly"
     return Case("vec." + t["id"], t["comment"], group, t["refs"], run, mqtt=4,
-                acceptable=t["result"] == "acceptable", lane="client-id-mqws" if has_connect else None,
+                acceptable=t["result"] == "acceptable", lane="fixed-client-ids" if has_connect else None,
                 expectation=("the connection closed" if invalid else
                              "the server answers each reassembled packet"),
                 source=f"vectors/stream/reassembly.json#{t['id']}")
@@ -535,7 +535,7 @@ def make_packet_case(doc, rel, params, t):
     run = run_connect if ptype == mqtt.CONNECT else run_after_connect
     lane = None
     if ptype == mqtt.CONNECT:
-        lane = "vector-connect"  # vectors reuse ClientIds such as 'c1'
+        lane = "fixed-client-ids"  # vectors reuse ClientIds such as 'c1' and 'mqws'
     expectation = ("refused: the connection closes" + (f" (reason/return code 0x{code:02x})" if code else "")
                    if result == "invalid" else "accepted" if result == "valid" else
                    "either outcome allowed: " + flag_text(doc, t))
