@@ -179,6 +179,10 @@ def make_handshake_case(doc, params, t):
                 pass
             return
         # refused
+        if want101 and resp.status == 403 and re.search(rb"(?im)^origin:", raw):
+            ctx.info(f"{status} to a request with an Origin field", "101, unless the target restricts origins "
+                     "(RFC 6455 10.2)")
+            return
         if want101:
             if lenient_ok or limits or served not in (None, "/mqtt") and not t["id"].startswith("hs-path-served"):
                 (ctx.passed if lenient_ok else ctx.info)(f"{status}: refused", "101 (lenient policy) or a refusal")
