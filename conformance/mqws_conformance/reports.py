@@ -12,9 +12,30 @@ FORMATS = ("json", "junit", "md", "html")
 FILES = {"json": "report.json", "junit": "report.xml", "md": "report.md", "html": "report.html"}
 
 
+KEEP_WITH_VALUE = {"--mqtt", "--cafile", "--username", "--password", "--timeout"}
+KEEP_FLAGS = {"--insecure", "--strict"}
+
+
 def repro(doc, case_id):
-    """Command that re-runs one case against the same target."""
-    return f"mqws-check {shlex.quote(doc['target'])} --only {shlex.quote(case_id)}"
+    """Command that re-runs one case against the same target, with the options
+    that change how it runs (TLS trust, credentials, version, timeout)."""
+    argv = list(doc.get("command") or [])[1:]
+    keep = []
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        name = a.split("=", 1)[0]
+        if name in KEEP_WITH_VALUE:
+            if "=" in a:
+                keep.append(a)
+            elif i + 1 < len(argv):
+                keep += [a, argv[i + 1]]
+                i += 1
+        elif name in KEEP_FLAGS:
+            keep.append(a)
+        i += 1
+    extra = "".join(" " + shlex.quote(x) for x in keep)
+    return f"mqws-check {shlex.quote(doc['target'])}{extra} --only {shlex.quote(case_id)}"
 
 
 def write_json(doc, path):
