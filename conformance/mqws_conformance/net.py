@@ -62,9 +62,11 @@ class Transcript:
         self.t0 = time.monotonic()
         self.entries = []
 
-    def add(self, direction, data=b"", note=""):
+    def add(self, direction, data=b"", note="", secret=False):
         e = {"t_ms": round((time.monotonic() - self.t0) * 1000, 1), "dir": direction,
-             "len": len(data), "hex": data[:HEX_LIMIT].hex()}
+             "len": len(data), "hex": "" if secret else data[:HEX_LIMIT].hex()}
+        if secret:
+            note = (note + " " if note else "") + "(carries credentials: bytes not recorded)"
         if len(data) > HEX_LIMIT:
             e["truncated"] = True
         if note:
@@ -115,8 +117,8 @@ class Conn:
                 raise Unreachable("tls", f"handshake failed: {e}") from None
         self.tr.note(f"connected to {target.host}:{target.port}{' (TLS)' if target.tls else ''}")
 
-    def send(self, data, note=""):
-        self.tr.add("out", data, note)
+    def send(self, data, note="", secret=False):
+        self.tr.add("out", data, note, secret)
         try:
             self.sock.sendall(data)
             return True
@@ -208,8 +210,8 @@ class WsClient:
         self.conn = Conn(self.target, self.tr)
         return self.conn
 
-    def send_raw(self, data, note=""):
-        return self.conn.send(data, note)
+    def send_raw(self, data, note="", secret=False):
+        return self.conn.send(data, note, secret)
 
     def read_response(self, timeout=None):
         """Reads the HTTP response head; returns Response or None (EOF/timeout)."""
@@ -254,11 +256,11 @@ class WsClient:
         return resp
 
     # --- sending
-    def send_frame(self, opcode, payload=b"", note="", **kw):
+    def send_frame(self, opcode, payload=b"", note="", secret=False, **kw):
         data = ws.encode_frame(opcode, payload, **kw)
         if opcode == ws.OP_CLOSE:
             self.close_sent = True
-        return self.send_raw(data, note or f"frame {ws.OPCODE_NAMES.get(opcode, opcode)} len={len(payload)}")
+        return self.send_raw(data, note or f"frame {ws.OPCODE_NAMES.get(opcode, opcode)} len={len(payload)}", secret)
 
     def send_mqtt(self, pkt, note=None, **kw):
         return self.send_frame(ws.OP_BINARY, pkt, note or mqtt.describe(pkt, self.version), **kw)
@@ -392,7 +394,8 @@ class MqttClient:
         t = self.ws.target
         if username is None and t.username is not None:
             username, password = t.username, t.password
-        self.send(mqtt.connect(self.version, client_id, clean, keepalive, will, username, password, props))
+        self.send(mqtt.connect(self.version, client_id, clean, keepalive, will, username, password, props),
+                  secret=password is not None)
         d = self.expect("CONNACK")
         self.connack = d
         if expect_ok and d["code"] != 0:

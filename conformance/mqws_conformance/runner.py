@@ -172,6 +172,23 @@ def exit_code(results, strict=False):
     return 1 if any(r["verdict"] in bad for r in live) else 0
 
 
+def redact(argv):
+    """The command line without the password's value."""
+    out, hide = [], False
+    for a in argv:
+        if hide:
+            out.append("<password>")
+            hide = False
+        elif a == "--password":
+            out.append(a)
+            hide = True
+        elif a.startswith("--password="):
+            out.append("--password=<password>")
+        else:
+            out.append(a)
+    return out
+
+
 def report_doc(target, versions, started, results, argv):
     return {
         "target": target.url,
@@ -179,7 +196,7 @@ def report_doc(target, versions, started, results, argv):
         "tool_version": __version__,
         "started": started,
         "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "command": argv,
+        "command": redact(argv),
         "mqtt_versions": ["3.1.1" if v == 4 else "5.0" for v in versions],
         "cases": results,
         "summary": summarize(results),

@@ -108,6 +108,17 @@ def test_exit_codes_and_baseline(capsys, bad_target, tmp_path):
     assert run(capsys, ok.url, "--expect", str(base))[0] == 2
 
 
+def test_password_not_in_reports(capsys, clean_target, tmp_path):
+    rc, _, _ = run(capsys, clean_target.url, "--only", "mqtt.pingresp.v4", "--username", "u", "--password", "s3cret",
+                   "--report-dir", str(tmp_path), "--format", "json,junit,md,html")
+    assert rc == 0
+    for f in ("report.json", "report.xml", "report.md", "report.html"):
+        assert "s3cret" not in (tmp_path / f).read_text()
+    doc = json.load(open(tmp_path / "report.json"))
+    sent = [e for c in doc["cases"] for e in c["transcript"] if "credentials" in e.get("note", "")]
+    assert sent and all(e["hex"] == "" for e in sent)
+
+
 def test_needs_skip_reason(capsys, clean_target, tmp_path):
     rc, out, _ = run(capsys, clean_target.url, "--mqtt", "3.1.1", "--only", "mqtt5.*")
     assert rc == 2  # 5.0 cases are not selected with --mqtt 3.1.1: empty selection

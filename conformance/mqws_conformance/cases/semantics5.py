@@ -293,7 +293,8 @@ def assigned_client_id(ctx):
     from ..net import MqttClient
     c = ctx.ws()
     m = MqttClient(c, 5)
-    m.send(mqtt.connect(5, "", True, 60, username=ctx.target.username, password=ctx.target.password))
+    m.send(mqtt.connect(5, "", True, 60, username=ctx.target.username, password=ctx.target.password),
+           secret=ctx.target.password is not None)
     d = m.expect("CONNACK")
     if d["code"] != 0:
         ctx.info(f"CONNACK 0x{d['code']:02x}: an empty ClientId is refused", "(a server may refuse it)")
