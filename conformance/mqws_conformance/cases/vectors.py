@@ -144,7 +144,7 @@ def make_handshake_case(doc, params, t):
         resp = c.read_response()
         if resp is None:
             seen = "TCP closed without an HTTP response" if c.conn.closed else "no HTTP response before the timeout"
-            if want101 and not (limits or served not in (None, "/mqtt")):
+            if want101 and not limits:
                 if lenient_ok:
                     ctx.passed(f"{seen} (a strict server refuses this request)")
                 else:
@@ -184,7 +184,7 @@ def make_handshake_case(doc, params, t):
                      "(RFC 6455 10.2)")
             return
         if want101:
-            if lenient_ok or limits or served not in (None, "/mqtt") and not t["id"].startswith("hs-path-served"):
+            if lenient_ok or limits:
                 (ctx.passed if lenient_ok else ctx.info)(f"{status}: refused", "101 (lenient policy) or a refusal")
             else:
                 ctx.fail(f"{status}: a valid request was refused", "101 Switching Protocols")
