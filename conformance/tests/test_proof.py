@@ -176,3 +176,15 @@ def test_switch_breaks_exactly_its_cases(switch, bad_target, tmp_path):
     if exact:
         assert set(dev) == must, f"unexpected deviations under {switch}: {sorted(set(dev) - must)}"
     assert rc == (1 if any(v == "fail" for v in dev.values()) else 0)
+
+
+@pytest.mark.parametrize("switches", [(), ("lenient_http",), ("accept_invalid_packets",), ("text_ok",),
+                                      ("close_code_unchecked", "length_unchecked")])
+def test_acceptable_vectors_never_fail(switches, bad_target, tmp_path):
+    reg = cli.load_cases()
+    ids = [c.id for c in reg.cases if c.acceptable]
+    assert len(ids) >= 15
+    b = bad_target(*switches)
+    rc, doc = run_suite(b.url, ids, tmp_path, "acceptable")
+    assert doc["summary"]["total"] == len(ids)
+    assert [c["id"] for c in doc["cases"] if c["verdict"] in ("fail", "error")] == []
