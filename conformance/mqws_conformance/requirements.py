@@ -303,7 +303,9 @@ class Requirement:
 def requirement(ref, version=None):
     entry = REQS.get(ref)
     if entry is None:
-        raise KeyError(f"requirement {ref} is not in the requirement table")
+        # a vector may cite a requirement before its summary is written here;
+        # tests/test_bytes.py::test_requirement_table_complete flags it
+        return Requirement(ref, "MUST", "(not yet summarised in the requirement table)")
     if isinstance(entry, dict):
         key = {4: "3.1.1", 5: "5.0"}.get(version, "3.1.1")
         level, summary = entry[key]

@@ -148,3 +148,15 @@ def test_builders_round_trip():
     with pytest.raises(mqtt.Malformed):
         mqtt.PacketReader().feed(b"\x30\xff\xff\xff\xff\x01")
     assert "PUBLISH qos=1" in mqtt.describe(mqtt.publish("t", b"x", 1, packet_id=2))
+
+
+def test_requirement_table_complete():
+    """Every requirement a case cites has a level and a summary of its own."""
+    from mqws_conformance.cli import load_cases
+    from mqws_conformance.requirements import REQS
+    reg = load_cases()
+    missing = sorted({r for c in reg.cases for r in c.refs if r not in REQS})
+    assert missing == []
+    for ref, entry in REQS.items():
+        for level, summary in (entry.values() if isinstance(entry, dict) else [entry]):
+            assert level in ("MUST", "SHOULD", "MAY") and 10 < len(summary) < 200, ref
