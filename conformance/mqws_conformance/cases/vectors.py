@@ -13,6 +13,7 @@ The case id is the vector id prefixed with `vec.`; both are stable.
 import json
 import os
 import re
+import sys
 import time
 
 from .. import mqtt, ws
@@ -549,24 +550,26 @@ def make_packet_case(doc, rel, params, t):
                 source=f"{rel}#{t['id']}")
 
 
-def register():
-    doc = load("handshake/server_requests.json")
+def _add_all(rel, make):
+    try:
+        doc = load(rel)
+    except (OSError, ValueError) as e:
+        print(f"mqws-check: cannot read vectors/{rel} ({e}); its cases are missing (set MQWS_VECTORS)",
+              file=sys.stderr)
+        return
     for params, _, t in tests(doc):
-        REGISTRY.add(make_handshake_case(doc, params, t))
-    doc = load("ws/frames.json")
-    for params, _, t in tests(doc):
-        if params.get("role") == "server":
-            c = make_frame_case(doc, params, t)
-            if c:
-                REGISTRY.add(c)
-    doc = load("stream/reassembly.json")
-    for params, _, t in tests(doc):
-        c = make_stream_case(doc, params, t)
+        try:
+            c = make(doc, params, t)
+        except (KeyError, ValueError, TypeError, IndexError) as e:
+            print(f"mqws-check: vector {t.get('id')} in vectors/{rel} not usable ({e!r})", file=sys.stderr)
+            continue
         if c:
             REGISTRY.add(c)
+
+
+def register():
+    _add_all("handshake/server_requests.json", make_handshake_case)
+    _add_all("ws/frames.json", lambda doc, p, t: make_frame_case(doc, p, t) if p.get("role") == "server" else None)
+    _add_all("stream/reassembly.json", make_stream_case)
     for rel in ("mqtt/v311.json", "mqtt/v5.json"):
-        doc = load(rel)
-        for params, _, t in tests(doc):
-            c = make_packet_case(doc, "vectors/" + rel, params, t)
-            if c:
-                REGISTRY.add(c)
+        _add_all(rel, lambda doc, p, t, rel=rel: make_packet_case(doc, "vectors/" + rel, p, t))
