@@ -102,6 +102,8 @@ SWITCHES = {
     "raw_mqtt": "raw MQTT without a WebSocket handshake is served on the WebSocket port",
     "top_bit_ok": "a 64-bit frame length with the top bit set is not refused (RFC6455-5.2)",
     "dies_on_huge_length": "a 256 MiB remaining length stops the listener (robustness)",
+    "announce_max_packet": "the server announces and enforces a Maximum Packet Size of 1000 (5.0)",
+    "unenforced_max_packet": "the server announces a Maximum Packet Size of 1000 but accepts larger packets (MQTT-3.2.2-15)",
 }
 
 
@@ -434,6 +436,8 @@ class Conn(threading.Thread):
         for p in pkts:
             if self.closed:
                 return
+            if len(p) > 1000 and "announce_max_packet" in sw and self.version == 5:
+                return self.fail(1009, 0x95)
             if not ("ping_no_reset" in sw and p[0] >> 4 == mqtt.PINGREQ):
                 self.last = time.monotonic()
             self.on_packet(p)
@@ -508,6 +512,8 @@ class Conn(threading.Thread):
         out = []
         if v == 5:
             out = [("topic_alias_maximum", 10), ("receive_maximum", 20)]
+            if "announce_max_packet" in self.sw or "unenforced_max_packet" in self.sw:
+                out.append(("maximum_packet_size", 1000))
             if assigned and "no_assigned_id" not in self.sw:
                 out.append(("assigned_client_id", assigned))
         if "pingresp_before_connack" in self.sw:

@@ -137,6 +137,8 @@ PROOF = {
     "raw_mqtt": (["robustness.raw-mqtt-on-ws-port"], {"robustness.raw-mqtt-on-ws-port"}, True),
     "top_bit_ok": (["robustness.frame-length-top-bit"], {"robustness.frame-length-top-bit"}, True),
     "dies_on_huge_length": (["robustness.huge-remaining-length"], {"robustness.huge-remaining-length"}, True),
+    "announce_max_packet": (["mqtt5.packet-too-large"], set(), True),
+    "unenforced_max_packet": (["mqtt5.packet-too-large"], {"mqtt5.packet-too-large"}, True),
 }
 
 

@@ -363,6 +363,35 @@ def will_retained(ctx):
     ctx.check(got and got[0]["retain"], f"{len(got)} retained will", "the will retained")
 
 
+@case5("mqtt5.packet-too-large", "A packet above the server's Maximum Packet Size is refused (DISCONNECT 0x95)",
+       ["MQTT-3.2.2-15", "MQTT-4.13.2-1"])
+def packet_too_large(ctx):
+    from .. import ws as wsmod
+    m = ctx.mqtt()
+    mx = props(m.connack).get("maximum_packet_size")
+    if not mx:
+        ctx.skip("the target announces no Maximum Packet Size")
+    if mx > 16 << 20:
+        ctx.skip(f"the target's Maximum Packet Size ({mx}) is too large to test here")
+    topic = ctx.topic()
+    n = mx + 1 - len(mqtt.publish(topic, b"", 0, version=5))
+    pkt = mqtt.publish(topic, b"x" * n, 0, version=5)
+    while len(pkt) != mx + 1:  # a longer Remaining Length field takes bytes from the payload
+        n -= len(pkt) - (mx + 1)
+        pkt = mqtt.publish(topic, b"x" * n, 0, version=5)
+    step = 65536
+    for i in range(0, len(pkt), step):
+        m.ws.send_frame(wsmod.OP_BINARY if i == 0 else wsmod.OP_CONT, pkt[i:i + step],
+                        f"PUBLISH of {len(pkt)} bytes (maximum {mx})" if i == 0 else "", fin=i + step >= len(pkt))
+    o = m.outcome()
+    if not o.refused:
+        ctx.fail(f"{len(pkt)}-byte packet: {o.summary()}", "the connection closed, DISCONNECT 0x95 first")
+    elif o.disconnect is not None and o.disconnect != 0x95:
+        ctx.non_strict(f"DISCONNECT 0x{o.disconnect:02x}", "DISCONNECT 0x95 (Packet too large)")
+    else:
+        ctx.passed(f"{len(pkt)}-byte packet refused: {o.summary()}")
+
+
 def register_more():
     for rh, refs in ((0, ["MQTT-3.3.1-9"]), (1, ["MQTT-3.3.1-10"]), (2, ["MQTT-3.3.1-11"])):
         add(f"mqtt5.retain-handling-{rh}", f"Retain Handling {rh} on two identical SUBSCRIBEs", "mqtt", refs,
