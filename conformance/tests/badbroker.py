@@ -102,6 +102,8 @@ SWITCHES = {
     "raw_mqtt": "raw MQTT without a WebSocket handshake is served on the WebSocket port",
     "top_bit_ok": "a 64-bit frame length with the top bit set is not refused (RFC6455-5.2)",
     "dies_on_huge_length": "a 256 MiB remaining length stops the listener (robustness)",
+    "dies_on_huge_frame": "a frame header claiming 2^40 bytes or more stops the listener (robustness)",
+    "fragile_listener": "the listener stops after refusing a request (robustness)",
     "announce_max_packet": "the server announces and enforces a Maximum Packet Size of 1000 (5.0)",
     "unenforced_max_packet": "the server announces a Maximum Packet Size of 1000 but accepts larger packets (MQTT-3.2.2-15)",
 }
@@ -241,8 +243,12 @@ class Conn(threading.Thread):
                 return None
             if len(buf) > 8192 and b"\r\n\r\n" not in buf:
                 self.send_bytes(b"HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\n\r\n")
+                if "fragile_listener" in self.sw:
+                    self.b.kill_listener()
                 return None
         if b"\r\n\r\n" not in buf:
+            if "fragile_listener" in self.sw:
+                self.b.kill_listener()
             exp = HS_ORACLE.get(buf)
             self.send_bytes(f"HTTP/1.1 {exp['status'] if exp else 400} Refused\r\nContent-Length: 0\r\n\r\n".encode())
             return None
@@ -270,6 +276,8 @@ class Conn(threading.Thread):
 
         def refuse(status, extra=""):
             self.send_bytes(f"HTTP/1.1 {status} Refused\r\n{extra}Content-Length: 0\r\n\r\n".encode())
+            if "fragile_listener" in self.sw:
+                self.b.kill_listener()
             return None
 
         lenient = "lenient_http" in self.sw
@@ -345,6 +353,10 @@ class Conn(threading.Thread):
             self.b.gone(self)
 
     def on_bytes(self, data):
+        fb = self.frames.buf + data
+        if "dies_on_huge_frame" in self.sw and len(fb) >= 10 and fb[1] & 0x7F == 127 and \
+                struct.unpack(">Q", bytes(fb[2:10]))[0] >= 1 << 40:
+            self.b.kill_listener()
         try:
             frames = self.frames.feed(data)
         except ValueError:
@@ -427,8 +439,7 @@ class Conn(threading.Thread):
             try:
                 pkts = self.reader.feed(f.payload)
                 if "dies_on_huge_length" in sw and self.reader.buf[:5] == b"\x30\xff\xff\xff\x7f":
-                    self.b.lsock.shutdown(socket.SHUT_RDWR)
-                    self.b.lsock.close()
+                    self.b.kill_listener()
             except mqtt.Malformed:
                 return self.fail(1002, 0x81)
         if "one_packet_per_frame" in sw:
@@ -646,6 +657,13 @@ class BadBroker:
     def start(self):
         threading.Thread(target=self._accept, daemon=True).start()
         return self
+
+    def kill_listener(self):
+        try:
+            self.lsock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.lsock.close()
 
     def stop(self):
         self.running = False

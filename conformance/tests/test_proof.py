@@ -96,7 +96,8 @@ PROOF = {
     "packet_per_message": (["reassembly"], {
         "reassembly.connect-one-byte-messages", "reassembly.connect-every-split.v4",
         "reassembly.connect-every-split.v5", "reassembly.publish-every-split.v4",
-        "reassembly.publish-every-split.v5", "reassembly.straddling-packets.v4"}, False),
+        "reassembly.publish-every-split.v5", "reassembly.straddling-packets.v4",
+        "reassembly.straddling-packets.v5"}, False),
     "no_fragments": (["reassembly.connect-one-byte-frames", "reassembly.continuation*", "reassembly.publish-1mib*"], {
         "reassembly.connect-one-byte-frames", "reassembly.continuation-with-pings.v4",
         "reassembly.continuation-with-pings.v5", "reassembly.publish-1mib-64k-fragments.v4",
@@ -137,6 +138,9 @@ PROOF = {
     "raw_mqtt": (["robustness.raw-mqtt-on-ws-port"], {"robustness.raw-mqtt-on-ws-port"}, True),
     "top_bit_ok": (["robustness.frame-length-top-bit"], {"robustness.frame-length-top-bit"}, True),
     "dies_on_huge_length": (["robustness.huge-remaining-length"], {"robustness.huge-remaining-length"}, True),
+    "dies_on_huge_frame": (["robustness.huge-frame-length"], {"robustness.huge-frame-length"}, True),
+    "fragile_listener": (["handshake.oversized-headers", "robustness.garbage-request"], {
+        "handshake.oversized-headers", "robustness.garbage-request"}, True),
     "announce_max_packet": (["mqtt5.packet-too-large"], set(), True),
     "unenforced_max_packet": (["mqtt5.packet-too-large"], {"mqtt5.packet-too-large"}, True),
 }
