@@ -97,7 +97,11 @@ typedef struct mqws_core_transport {
 typedef uint8_t (*mqws_core_auth_fn)(void *user, mqws_str client_id, const mqws_str *username,
                                      const mqws_bytes *password);
 
-/** Log sink: one line (no newline) per event. */
+/**
+ * Log sink (core-wide, in the config rather than per connection): one line, no
+ * newline, per event. Connection lines start with peer address, transport and
+ * client id: "1.2.3.4:5678 ws client 'dev': keepalive expired (...)".
+ */
 typedef void (*mqws_core_log_fn)(void *user, const char *line);
 
 /**
@@ -192,10 +196,12 @@ mqws_core_conn *mqws_core_conn_open(mqws_core *core, const mqws_core_transport *
  * Feeds one whole MQTT packet (fixed header included), as produced by
  * mqws_assembler_feed / mqws_stream_feed. The bytes are only read during the
  * call (the core copies what it keeps).
- * @return MQWS_OK, or the error that made the core close the connection
- *         (decode errors: mqws_err of mqws_mqtt_decode; protocol-state errors:
- *         MQWS_ERR_MQTT_MALFORMED / MQWS_ERR_MQTT_PROPERTY_VALUE / ... as logged);
- *         MQWS_ERR_ARG when @p conn is NULL or already closing (packet ignored).
+ * @return MQWS_OK; any other value means ops->close has been called (or the
+ *         connection was already closing): decode errors are those of
+ *         mqws_mqtt_decode, protocol-state and refused-CONNECT errors are
+ *         logged with their reason; MQWS_ERR_ARG also when @p conn is NULL or
+ *         already closing (the packet is ignored). MQWS_OK does not exclude a
+ *         close (after the client's DISCONNECT, or a slow consumer's ack).
  */
 mqws_err mqws_core_conn_packet(mqws_core_conn *conn, const uint8_t *pkt, size_t len,
                                uint64_t now_ms);
