@@ -12,7 +12,7 @@ for what in "$@"; do
     bench)    want+=(libwslay-dev) ;;
     coverage) want+=(gcovr) ;;
     broker-test) want+=(python3 python3-pytest openssl) ;;
-    conformance) want+=(python3 python3-pytest python3-jsonschema python3-hypothesis python3-lxml openssl chromium mosquitto) ;;
+    conformance) want+=(python3 python3-pytest python3-jsonschema python3-hypothesis python3-lxml python3-pyflakes openssl chromium mosquitto) ;;
     *) echo "deps.sh: unknown set '$what'" >&2; exit 2 ;;
   esac
 done

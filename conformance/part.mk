@@ -32,6 +32,7 @@ $(BUILD)/bin/mqws-check: $(CONFORMANCE_SRC) conformance/part.mk
 test-conformance: deps-test
 	@ci/deps.sh conformance
 	@$(MAKE) --no-print-directory $(BUILD)/bin/mqws-check
+	@cd conformance && $(PYTHON) -m pyflakes mqws_conformance tests tools && echo "pyflakes: conformance/ clean"
 	@cd conformance && $(PYTHON) -m pytest -q -p no:cacheprovider tests; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "test-conformance: no tests collected" >&2; exit 1; fi; exit $$rc
 	@$(BUILD)/bin/mqws-check --list | tail -n 1

@@ -2,11 +2,10 @@
 import argparse
 import datetime
 import json
-import os
 import sys
 import time
 
-from . import __version__, net, registry, reports, runner
+from . import __version__, net, reports, runner
 from .registry import GROUPS, REGISTRY, VERDICTS
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2

@@ -103,7 +103,8 @@ SWITCHES = {
     "top_bit_ok": "a 64-bit frame length with the top bit set is not refused (RFC6455-5.2)",
     "dies_on_huge_length": "a 256 MiB remaining length stops the listener (robustness)",
     "dies_on_huge_frame": "a frame header claiming 2^40 bytes or more stops the listener (robustness)",
-    "fragile_listener": "the listener stops after refusing a request (robustness)",
+    "fragile_on_431": "the listener stops after refusing an oversized request head (robustness)",
+    "fragile_on_garbage": "the listener stops after bytes that are not an HTTP request (robustness)",
     "announce_max_packet": "the server announces and enforces a Maximum Packet Size of 1000 (5.0)",
     "unenforced_max_packet": "the server announces a Maximum Packet Size of 1000 but accepts larger packets (MQTT-3.2.2-15)",
 }
@@ -242,17 +243,16 @@ class Conn(threading.Thread):
                 self.send_bytes(mqtt.connack(False, 0, 4))
                 return None
             if len(buf) > 8192 and b"\r\n\r\n" not in buf:
-                self.send_bytes(b"HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\n\r\n")
-                if "fragile_listener" in self.sw:
-                    self.b.kill_listener()
-                return None
+                return self.too_large()
         if b"\r\n\r\n" not in buf:
-            if "fragile_listener" in self.sw:
-                self.b.kill_listener()
             exp = HS_ORACLE.get(buf)
             self.send_bytes(f"HTTP/1.1 {exp['status'] if exp else 400} Refused\r\nContent-Length: 0\r\n\r\n".encode())
             return None
         head, _, rest = buf.partition(b"\r\n\r\n")
+        if len(head) + 4 > 8192 and head + b"\r\n\r\n" not in HS_ORACLE:
+            return self.too_large()
+        if not head.startswith(b"GET ") and not HS_ORACLE.get(head + b"\r\n\r\n") and "fragile_on_garbage" in self.sw:
+            self.b.kill_listener()
         exp = HS_ORACLE.get(head + b"\r\n\r\n") or HS_ORACLE.get(buf)
         if exp and exp.get("status", 101) != 101 and "lenient_http" not in self.sw:
             if exp["status"] == 426 and "any_version" in self.sw:
@@ -276,8 +276,6 @@ class Conn(threading.Thread):
 
         def refuse(status, extra=""):
             self.send_bytes(f"HTTP/1.1 {status} Refused\r\n{extra}Content-Length: 0\r\n\r\n".encode())
-            if "fragile_listener" in self.sw:
-                self.b.kill_listener()
             return None
 
         lenient = "lenient_http" in self.sw
@@ -322,6 +320,12 @@ class Conn(threading.Thread):
                          + "".join(f"Sec-WebSocket-Extensions: {v}\r\n" for v in fields.get("sec-websocket-extensions", [])
                                    if "echo_extensions" in self.sw) + "\r\n").encode())
         return rest
+
+    def too_large(self):
+        self.send_bytes(b"HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\n\r\n")
+        if "fragile_on_431" in self.sw:
+            self.b.kill_listener()
+        return None
 
     # ------------------------------------------------------------ main loop
     def run(self):

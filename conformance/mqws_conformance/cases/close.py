@@ -1,6 +1,4 @@
 """Hand-written cases: the close handshake, errors, and the will message."""
-import time
-
 from .. import mqtt, ws
 from ..net import MqttClient
 from .util import add, both, marker, publish, receive, subscribe, until_payload

@@ -137,7 +137,6 @@ def publish_every_split(ctx):
     m = ctx.mqtt()
     topic = ctx.topic()
     subscribe(m, [(topic, 1)])
-    bad = []
     n = 0
     for pid in range(1, 200):
         pkt = mqtt.publish(topic, f"payload-{pid}".encode(), 1, False, False, pid, ctx.version)

@@ -5,7 +5,6 @@ import threading
 import time
 
 from .. import mqtt, ws
-from ..net import MqttClient
 from .handshake import still_serving
 from .util import add
 
@@ -97,7 +96,6 @@ def garbage_before_handshake(ctx):
 
 def mqtt_over_raw_tcp(ctx):
     c = ctx.raw_ws()
-    m = MqttClient(c, 4)
     c.send_raw(mqtt.connect(4, ctx.client_id()), "a raw MQTT CONNECT without a WebSocket handshake")
     r = c.read_response(timeout=1.0)
     if c.bad_response is not None and c.bad_response[:1] == b"\x20":

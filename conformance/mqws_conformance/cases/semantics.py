@@ -3,7 +3,7 @@ import time
 
 from .. import mqtt
 from ..net import Event
-from .util import ack, both, marker, props, publish, receive, session_props, subscribe, until_payload
+from .util import both, marker, props, publish, receive, session_props, subscribe, until_payload
 
 
 def qos_delivery(q):

@@ -2,7 +2,6 @@
 import time
 
 from .. import mqtt
-from ..net import Event
 from .util import add, marker, prop_all, props, publish, receive, subscribe, until_payload
 
 
