@@ -120,6 +120,8 @@ class Conn:
     def send(self, data, note="", secret=False):
         self.tr.add("out", data, note, secret)
         try:
+            # recv() leaves short timeouts behind; a big write needs the full one
+            self.sock.settimeout(max(self.target.timeout, 5.0))
             self.sock.sendall(data)
             return True
         except OSError as e:
