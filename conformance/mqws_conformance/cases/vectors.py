@@ -535,7 +535,12 @@ def make_packet_case(doc, rel, params, t):
             o = m.outcome()
             ctx.passed(("accepted: " if o.accepted else "refused: ") + o.summary())
         else:
-            judge_refusal(ctx, m, invalid=result == "invalid")
+            o = judge_refusal(ctx, m, invalid=result == "invalid")
+            if o.accepted and "retain" in needs:
+                # leave no retained message behind on the target
+                d = mqtt.decode(raw, version)
+                if d["payload"] and d["topic"]:
+                    m.send(mqtt.publish(d["topic"], b"", 0, True, version=version), "clearing the retained message")
 
     run = run_connect if ptype == mqtt.CONNECT else run_after_connect
     lane = None
