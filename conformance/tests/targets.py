@@ -63,7 +63,12 @@ class Mosquitto:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def _exit_on_term(signum, frame):
+    raise KeyboardInterrupt
+
+
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _exit_on_term)  # so the target it started is stopped too
     what = sys.argv[1] if len(sys.argv) > 1 else "mosquitto"
     if what == "mosquitto":
         t = Mosquitto()
