@@ -149,6 +149,7 @@ REQS = {
     "MQTT-3.1.3-8": (M, "A zero-length ClientId with Clean Session 0 gets CONNACK 0x02 and the connection is closed (3.1.1)."),
     "MQTT-3.1.3-10": (M, "The will topic is a UTF-8 string."),
     "MQTT-3.1.3-11": (M, "The user name is a UTF-8 string."),
+    "MQTT-3.1.3-9": (M, "A new connection to the session before the Will Delay Interval ends cancels the will."),
     "MQTT-3.1.3.2": (M, "Only the listed will properties may appear in the will property block."),
     "MQTT-3.1.3.2.2": (M, "Will Delay Interval appears at most once."),
     "MQTT-3.1.3.2.3": (M, "Payload Format Indicator is 0 or 1."),

@@ -105,6 +105,7 @@ SWITCHES = {
     "dies_on_huge_frame": "a frame header claiming 2^40 bytes or more stops the listener (robustness)",
     "fragile_on_431": "the listener stops after refusing an oversized request head (robustness)",
     "fragile_on_garbage": "the listener stops after bytes that are not an HTTP request (robustness)",
+    "will_delay_ignored": "the will is published at once, whatever its Will Delay Interval (MQTT-3.1.3-9)",
     "announce_max_packet": "the server announces and enforces a Maximum Packet Size of 1000 (5.0)",
     "unenforced_max_packet": "the server announces a Maximum Packet Size of 1000 but accepts larger packets (MQTT-3.2.2-15)",
 }
@@ -720,7 +721,20 @@ class BadBroker:
                     s.expire_at = time.monotonic() + s.expiry
             will = conn.will
         if will and conn.connected and "no_will" not in self.switches:
-            self.publish(None, will["topic"], will["payload"], will["qos"], will["retain"], will.get("props") or [])
+            wprops = [(n, v) for n, v in (will.get("props") or []) if n != "will_delay"]
+            delay = dict(will.get("props") or []).get("will_delay", 0)
+            if "will_delay_ignored" in self.switches:
+                delay = 0
+
+            def send_will():
+                # a new connection to the session within the delay cancels the will
+                if delay and s is not None and s.conn is not None:
+                    return
+                self.publish(None, will["topic"], will["payload"], will["qos"], will["retain"], wprops)
+            if delay:
+                threading.Timer(delay, send_will).start()
+            else:
+                send_will()
 
     def retained_for(self, flt):
         if "no_retain" in self.switches:

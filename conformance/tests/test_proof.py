@@ -47,7 +47,7 @@ PROOF = {
     "no_will": (["close", "mqtt5.will*"], {
         "mqtt5.will-retained", "close.ws-close-triggers-will.v4", "close.ws-close-triggers-will.v5",
         "close.tcp-close-triggers-will.v4", "close.tcp-close-triggers-will.v5",
-        "close.disconnect-with-will-0x04.v5"}, True),
+        "close.disconnect-with-will-0x04.v5", "mqtt5.will-delay-elapsed"}, True),
     "will_on_disconnect": (["close"], {"close.disconnect-discards-will.v4",
                                        "close.disconnect-discards-will.v5"}, True),
     "no_keepalive": (["mqtt.keepalive*"], {"mqtt.keepalive-enforced.v4", "mqtt.keepalive-enforced.v5"}, True),
@@ -140,6 +140,7 @@ PROOF = {
     "dies_on_huge_frame": (["robustness.huge-frame-length"], {"robustness.huge-frame-length"}, True),
     "fragile_on_431": (["handshake.oversized-headers"], {"handshake.oversized-headers"}, True),
     "fragile_on_garbage": (["robustness.garbage-request"], {"robustness.garbage-request"}, True),
+    "will_delay_ignored": (["mqtt5.will-delay*"], {"mqtt5.will-delay-reconnect", "mqtt5.will-delay-elapsed"}, True),
     "announce_max_packet": (["mqtt5.packet-too-large"], set(), True),
     "unenforced_max_packet": (["mqtt5.packet-too-large"], {"mqtt5.packet-too-large"}, True),
 }

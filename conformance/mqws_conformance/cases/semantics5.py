@@ -391,6 +391,47 @@ def packet_too_large(ctx):
         ctx.passed(f"{len(pkt)}-byte packet refused: {o.summary()}")
 
 
+@case5("mqtt5.will-delay-reconnect", "A reconnect within the Will Delay Interval cancels the will",
+       ["MQTT-3.1.3-9", "MQTT-3.1.2-8"])
+def will_delay_reconnect(ctx):
+    wt = ctx.topic("will")
+    sub = ctx.mqtt("sub")
+    subscribe(sub, [(wt, 1)])
+    w = ctx.mqtt("w", clean=True, props=[("session_expiry", 30)],
+                 will={"topic": wt, "payload": b"late", "qos": 1, "props": [("will_delay", 2)]})
+    w.ws.tr.note("closing TCP without DISCONNECT; reconnecting within the 2 s Will Delay Interval")
+    w.ws.close()
+    time.sleep(0.3)
+    w2 = ctx.mqtt("w", clean=False, props=[("session_expiry", 0)])
+    time.sleep(2.2)
+    mk = marker(ctx, wt)
+    got = receive(sub, until=until_payload(mk))
+    w2.disconnect()
+    wills = [d for d in got if d["payload"] == b"late"]
+    ctx.check(not wills and any(d["payload"] == mk for d in got), f"{len(wills)} will messages before the marker",
+              "no will: the session was resumed within the delay")
+
+
+@case5("mqtt5.will-delay-elapsed", "Without a reconnect the will comes after its Will Delay Interval, not before",
+       ["MQTT-3.1.3-9", "MQTT-3.1.2-8"])
+def will_delay_elapsed(ctx):
+    wt = ctx.topic("will")
+    sub = ctx.mqtt("sub")
+    subscribe(sub, [(wt, 1)])
+    w = ctx.mqtt("w", clean=True, props=[("session_expiry", 30)],
+                 will={"topic": wt, "payload": b"late", "qos": 1, "props": [("will_delay", 1)]})
+    t0 = time.monotonic()
+    w.ws.close()
+    got = receive(sub, count=1, timeout=ctx.target.timeout + 2)
+    dt = time.monotonic() - t0
+    if not got:
+        ctx.fail("no will", "the will after about 1 s")
+    else:
+        ctx.check(dt >= 0.9, f"will after {dt:.2f} s", "the will not before its 1 s delay")
+    c = ctx.mqtt("w", clean=True)
+    c.disconnect()
+
+
 def register_more():
     for rh, refs in ((0, ["MQTT-3.3.1-9"]), (1, ["MQTT-3.3.1-10"]), (2, ["MQTT-3.3.1-11"])):
         add(f"mqtt5.retain-handling-{rh}", f"Retain Handling {rh} on two identical SUBSCRIBEs", "mqtt", refs,
