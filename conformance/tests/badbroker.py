@@ -732,7 +732,9 @@ class BadBroker:
                     return
                 self.publish(None, will["topic"], will["payload"], will["qos"], will["retain"], wprops)
             if delay:
-                threading.Timer(delay, send_will).start()
+                timer = threading.Timer(delay, send_will)
+                timer.daemon = True
+                timer.start()
             else:
                 send_will()
 
