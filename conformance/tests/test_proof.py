@@ -66,7 +66,8 @@ PROOF = {
     "no_sessions": (["mqtt.*", "mqtt5.*"], {
         "mqtt5.session-expiry-resume", "mqtt5.message-expiry", "mqtt.qos1-redelivery-after-reconnect.v4",
         "mqtt.qos1-redelivery-after-reconnect.v5", "mqtt.qos2-pubrel-after-reconnect.v4",
-        "mqtt.qos2-pubrel-after-reconnect.v5", "mqtt.session-resume.v4", "mqtt.session-resume.v5"}, True),
+        "mqtt.qos2-pubrel-after-reconnect.v5", "mqtt.session-resume.v4", "mqtt.session-resume.v5",
+        "mqtt5.will-delay-reconnect"}, True),
     "second_connect_ok": (["close"], {"close.second-connect.v4", "close.second-connect.v5"}, True),
     "first_packet_any": (["close"], {"close.first-packet-not-connect.v4", "close.first-packet-not-connect.v5"}, True),
     "qos3_ok": (["close"], {"close.protocol-error.v4", "close.protocol-error.v5"}, True),
