@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages a make target needs, only those missing.
-# Usage: ci/deps.sh build|test|fuzz|bench|broker-bench|loadgen-test|coverage|broker-test|integration ...
+# Usage: ci/deps.sh build|test|fuzz|bench|broker-bench|loadgen-test|coverage|broker-test|integration|conformance ...
 set -euo pipefail
 want=()
 for what in "$@"; do
@@ -18,6 +18,7 @@ for what in "$@"; do
     integration) want+=(python3 python3-pytest python3-paho-mqtt openssl mosquitto
                         mosquitto-clients chromium)
                  command -v node >/dev/null && command -v npm >/dev/null || want+=(nodejs npm) ;;
+    conformance) want+=(python3 python3-pytest python3-jsonschema python3-hypothesis python3-lxml python3-pyflakes openssl chromium mosquitto) ;;
     *) echo "deps.sh: unknown set '$what'" >&2; exit 2 ;;
   esac
 done
