@@ -1,10 +1,15 @@
-# mqws - MQTT over WebSocket: libmqws codecs, vectors, tests, fuzzers.
+# mqws - MQTT over WebSocket: libmqws codecs, reference broker and client,
+# conformance suite, vectors, fuzzers.
 #
 #   make              libmqws.a and libmqws.so in build/
-#   make test         vector lint + cmocka unit tests + sanitizer build + corpus replay
-#   make run          the demo job (builds, runs examples, prints a report)
+#   make test         every test: vectors, codecs (plain, ASan+UBSan), broker core,
+#                     broker, load generator, integration (paho, mosquitto, chromium),
+#                     the conformance suite's own tests and the suite against mqws-broker
+#   make run          the main job: reference broker + conformance suite, reports
+#   make broker       build/bin/mqws-broker      make client   build/bin/mqws-client
+#   make mqws-check   build/bin/mqws-check       make demo     the libmqws codec demo
 #   make fuzz         libFuzzer targets, FUZZ_SECONDS each (clang)
-#   make bench-codec  codec benchmarks (figures, not tests)
+#   make bench        codec benchmarks, then mqws-broker against mosquitto (figures, not tests)
 #   make coverage     gcovr line coverage of the codec sources
 #   make install PREFIX=/usr/local
 #
@@ -34,12 +39,12 @@ TEST_SUP := $(sort $(wildcard reference/tests/support/*.c))
 TEST_LIBS = $(shell pkg-config --libs cmocka jansson 2>/dev/null || echo -lcmocka -ljansson) $(LIBCRYPTO)
 
 .PHONY: test-install check-clang requirements test-unit-nodeps all lib deps-build deps-test test test-unit test-asan lint-vectors replay run \
-        fuzz fuzz-build fuzz-seeds bench bench-codec coverage install clean help
+        fuzz fuzz-build fuzz-seeds bench bench-codec coverage install clean help demo
 
 all: lib
 
 help:
-	@sed -n '2,12p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '4,16p' Makefile | sed 's/^# \{0,1\}//'
 
 deps-build:
 	@ci/deps.sh build
@@ -177,8 +182,13 @@ coverage: deps-test
 	  --txt build-cov/coverage.txt
 	@cat build-cov/coverage.txt | tail -n 15
 
-# ---------------------------------------------------------------- demo job
-run: lib
+# ---------------------------------------------------------------- main job
+# make run: builds, starts mqws-broker on free loopback ports (ws and wss), runs
+# the conformance suite against it (conformance/part.mk), prints the summary and
+# where the reports are, stops the broker. make demo: the libmqws codec demo.
+run: run-conformance
+
+demo: lib
 	@$(MAKE) --no-print-directory $(BUILD)/mqws-demo
 	@$(BUILD)/mqws-demo
 

@@ -8,6 +8,7 @@
 Exit status: the worst mqws-check exit status over both URLs.
 """
 import argparse
+import json
 import os
 import signal
 import subprocess
@@ -83,7 +84,32 @@ def main():
         if p.returncode not in (0, -signal.SIGTERM):
             print(f"mqws-broker exited with {p.returncode} on SIGTERM (see {a.out}/broker.log)", file=sys.stderr)
             worst = max(worst, 2)
+    totals = summarise(a.out, urls)
+    if a.html:
+        for url in urls:
+            scheme = url.split(":")[0]
+            print(f"HTML report ({scheme}): {os.path.abspath(os.path.join(a.out, scheme, 'report.html'))}")
+    # one closing line in the runners' form: fail and error count as failed;
+    # non-strict and informational are not failures of a MUST
+    print(f"conformance: {totals['passed']} passed, {totals['failed']} failed, {totals['skipped']} skipped",
+          flush=True)
     return worst
+
+
+def summarise(out, urls):
+    """Adds up the verdicts of every report.json written for @urls."""
+    totals = {"passed": 0, "failed": 0, "skipped": 0}
+    for url in urls:
+        path = os.path.join(out, url.split(":")[0], "report.json")
+        if not os.path.exists(path):
+            totals["failed"] += 1  # that run wrote no report: it counts against
+            continue
+        with open(path) as f:
+            by = json.load(f)["summary"]["by_verdict"]
+        totals["failed"] += by.get("fail", 0) + by.get("error", 0)
+        totals["skipped"] += by.get("skipped", 0)
+        totals["passed"] += by.get("pass", 0) + by.get("non-strict", 0) + by.get("informational", 0)
+    return totals
 
 
 if __name__ == "__main__":

@@ -58,6 +58,13 @@ def request_bytes(t, target, served_path):
     return head + sep + rest
 
 
+def request_path(raw):
+    """The path a request line names (absolute-form: the part after the authority)."""
+    m = re.match(rb"\S+ (?:[A-Za-z][A-Za-z0-9+.-]*://[^/ ?#]*)?(\S*)", raw)
+    path = m.group(1).decode("latin-1") if m else ""
+    return path.split("?")[0] or "/"
+
+
 def offered_protocols(raw):
     out = []
     text = raw.decode("latin-1")
@@ -183,6 +190,12 @@ def make_handshake_case(doc, params, t):
         if want101 and resp.status == 403 and re.search(rb"(?im)^origin:", raw):
             ctx.info(f"{status} to a request with an Origin field", "101, unless the target restricts origins "
                      "(RFC 6455 10.2)")
+            return
+        if want101 and resp.status == 404 and served is None and \
+                request_path(raw) != ctx.target.path.split("?")[0]:
+            # the vector was written for a server of any path; the target serves one
+            ctx.info(f"{status} for {request_path(raw)!r}", "101 from a server of any path; a target "
+                     f"serving {ctx.target.path!r} answers 404")
             return
         if want101:
             if lenient_ok or limits:
