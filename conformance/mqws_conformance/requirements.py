@@ -38,6 +38,7 @@ REQS = {
     "RFC6455-11.3.1": (M, "Sec-WebSocket-Key appears exactly once in a request."),
     # ---------------------------------------------------------- RFC 7230
     "RFC7230-2.6": (S, "A higher HTTP/1.x minor version is processed as the highest one the recipient knows."),
+    "RFC7230-2.7.1": (M, "An http URI with an empty host is rejected as invalid; userinfo in it should be treated as an error."),
     "RFC7230-3": (M, "A request head ends with an empty line; until then the recipient waits for more bytes."),
     "RFC7230-3.1.1": (M, "The request line is method SP target SP version; the method is case-sensitive."),
     "RFC7230-3.2": (M, "A header field is name ':' value; names are case-insensitive tokens."),
@@ -260,6 +261,7 @@ REQS = {
     "MQTT-3.15.1-1": (M, "AUTH's reserved flags are 0."),
     "MQTT-3.15.2-1": (M, "AUTH with Remaining Length 0 means reason Success with no properties."),
     "MQTT-3.15.2.1": (M, "Only Success may omit the AUTH properties."),
+    "MQTT-3.15.2.2.1": (M, "AUTH's property block starts with its length; only a Remaining Length of 0 leaves it out."),
     "MQTT-3.15.2.2.2": (M, "Authentication Method appears exactly once in AUTH."),
     "MQTT-3.15.2.2.3": (M, "AUTH data without an Authentication Method is a Protocol Error."),
     # ---------------------------------------------------------- operational behaviour
