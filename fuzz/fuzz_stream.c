@@ -10,8 +10,8 @@
  *
  * Invariants (abort on violation):
  *  1. Feeding the input whole and in up to 5 chunks (2 to 4 split points drawn from a
- *     hash of the input, fz_chunks_make; each chunk in its own exactly sized heap block,
- *     fed until NEED_MORE) give the same events (packet bytes, ping/pong payloads, close code and
+ *     hash of the input, fz_chunks_make; each chunk a copy that ASan treats as an exactly
+ *     sized heap block, fz_arena_copy; fed until NEED_MORE) give the same events (packet bytes, ping/pong payloads, close code and
  *     reason), the same error, the same error offset and the same bytes consumed.
  *  2. A packet event is a whole packet: its fixed header parses and its length is
  *     header + Remaining Length, at most the buffer size; it points into the input
@@ -69,6 +69,7 @@ static bool points_into(const uint8_t *p, size_t n, const uint8_t *base, size_t 
 static mqws_err run(const config *cfg, const uint8_t *buf, size_t len, uint64_t *rng, fz_log *log,
                     uint8_t *pbuf)
 {
+    static fz_arena arena; /* chunk copies: kept across inputs */
     tu_transport t;
     tu_transport_init(&t, cfg->tcp, cfg->role, pbuf, cfg->cap, 0);
 
@@ -77,9 +78,10 @@ static mqws_err run(const config *cfg, const uint8_t *buf, size_t len, uint64_t 
     size_t events = 0;
     fz_chunks chunks;
     fz_chunks_make(&chunks, rng, len);
+    fz_arena_begin(&arena, len, chunks.n);
     for (size_t c = 0; c < chunks.n && len && result == MQWS_NEED_MORE; c++) {
         size_t pos = chunks.at[c], n = chunks.at[c + 1] - pos;
-        uint8_t *chunk = fz_dup(buf + pos, n);
+        uint8_t *chunk = fz_arena_copy(&arena, buf + pos, n);
         size_t off = 0;
         for (;;) {
             size_t used = (size_t)-1;
@@ -113,7 +115,7 @@ static mqws_err run(const config *cfg, const uint8_t *buf, size_t len, uint64_t 
                 FZ_CHECK(!"unknown stream event type");
             }
         }
-        free(chunk);
+        fz_arena_release(chunk, n);
     }
     fz_log_u64(log, (uint64_t)result);
     /* bytes consumed: compared when the input ended cleanly; after an error the
@@ -163,6 +165,29 @@ static void check_tcp_oracle(const config *cfg, const uint8_t *buf, size_t len, 
     FZ_CHECK(want.len == 0 || memcmp(got_log->p, want.p, want.len) == 0);
 }
 
+/*
+ * The packet buffer: the last cap bytes of one 64 KiB heap block kept across inputs,
+ * the bytes before them poisoned, so ASan catches an access outside the cap bytes as
+ * for an exactly sized block (an allocation per input cost a 4 KiB fill and the
+ * shadow of 64 KiB twice). cap is a multiple of 16, so the poisoned part ends aligned.
+ */
+#define PBUF_MAX 65536u
+static uint8_t *packet_buffer(size_t cap)
+{
+    static uint8_t *block;
+    static size_t cur_cap;
+    if (!block) {
+        block = fz_malloc(PBUF_MAX);
+        cur_cap = PBUF_MAX;
+    }
+    if (cap != cur_cap) {
+        FZ_UNPOISON(block, PBUF_MAX);
+        FZ_POISON(block, PBUF_MAX - cap);
+        cur_cap = cap;
+    }
+    return block + PBUF_MAX - cap;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
@@ -179,8 +204,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static fz_log whole, chunked; /* buffers kept across inputs */
     fz_log_clear(&whole);
     fz_log_clear(&chunked);
-    /* the packet buffer, exactly cap bytes (ASan catches a write past it); one per input */
-    uint8_t *pbuf = fz_malloc(cfg.cap);
+    uint8_t *pbuf = packet_buffer(cfg.cap);
     mqws_err r1 = run(&cfg, in, len, NULL, &whole, pbuf);
     mqws_err r2 = run(&cfg, in, len, &rng, &chunked, pbuf);
     if (r1 != r2 || !fz_log_eq(&whole, &chunked)) {
@@ -191,6 +215,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FZ_CHECK(fz_log_eq(&whole, &chunked));
     if (cfg.tcp)
         check_tcp_oracle(&cfg, in, len, r1, &whole);
-    free(pbuf);
     return 0;
 }
