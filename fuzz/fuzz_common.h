@@ -217,11 +217,27 @@ static inline int fz_step(mqws_err r, size_t used, size_t n, size_t *off, uint64
     return 1;
 }
 
-/* Growable byte log: events are serialised into it, and two logs compared with memcmp. */
+/*
+ * Growable byte log: events are serialised into it, and two logs compared with memcmp.
+ * A log can instead check against a recorded one as it goes (fz_log_check_against):
+ * nothing is stored, each record is compared with the reference bytes at the same
+ * position, and fz_log_eq then tells whether the two are equal. The second run of
+ * an input writes no log of its own that way.
+ */
 typedef struct fz_log {
     uint8_t *p;
     size_t len, cap;
+    const struct fz_log *ref; /* non-NULL: checking against ref, len counts the bytes */
+    int differs;              /* checking: a byte differed or ran past ref's end */
 } fz_log;
+
+/* Checking mode: compares [l->len, l->len + n) of the reference with data. */
+static inline void fz_log_cmp(fz_log *l, const void *data, size_t n)
+{
+    if (!l->differs && (n > l->ref->len - l->len || memcmp(l->ref->p + l->len, data, n) != 0))
+        l->differs = 1;
+    l->len = l->len + n <= l->ref->len ? l->len + n : l->ref->len + 1;
+}
 
 static inline void fz_log_reserve(fz_log *l, size_t n)
 {
@@ -241,6 +257,10 @@ static inline void fz_log_put(fz_log *l, const void *data, size_t n)
 {
     if (n == 0)
         return;
+    if (l->ref) {
+        fz_log_cmp(l, data, n);
+        return;
+    }
     fz_log_reserve(l, n);
     memcpy(l->p + l->len, data, n);
     l->len += n;
@@ -255,6 +275,12 @@ static inline void fz_log_u64(fz_log *l, uint64_t v)
 static inline void fz_log_blob(fz_log *l, const void *data, size_t n)
 {
     uint64_t len = n;
+    if (l->ref) {
+        fz_log_cmp(l, &len, sizeof len);
+        if (n)
+            fz_log_cmp(l, data, n);
+        return;
+    }
     fz_log_reserve(l, sizeof len + n);
     memcpy(l->p + l->len, &len, sizeof len);
     if (n)
@@ -264,6 +290,8 @@ static inline void fz_log_blob(fz_log *l, const void *data, size_t n)
 
 static inline int fz_log_eq(const fz_log *a, const fz_log *b)
 {
+    if (b->ref == a)
+        return !b->differs && b->len == a->len;
     return a->len == b->len && (a->len == 0 || memcmp(a->p, b->p, a->len) == 0);
 }
 
@@ -283,6 +311,15 @@ static inline void fz_log_dump_pair(const char *what, const fz_log *a, const fz_
 static inline void fz_log_clear(fz_log *l)
 {
     l->len = 0;
+    l->ref = NULL;
+    l->differs = 0;
+}
+
+/* Empties l and puts it in checking mode against ref (which must not change meanwhile). */
+static inline void fz_log_check_against(fz_log *l, const fz_log *ref)
+{
+    fz_log_clear(l);
+    l->ref = ref;
 }
 
 static inline void fz_log_free(fz_log *l)
