@@ -60,7 +60,7 @@ static void check_packet(const config *cfg, const uint8_t *pkt, size_t len)
     FZ_CHECK(len >= 2 && len <= cfg->cap);
     checked_packet *m = &last_checked;
     if (len == m->len && cfg->version == m->version && cfg->cap == m->cap &&
-        memcmp(pkt, m->bytes, len) == 0)
+        fz_same(pkt, m->bytes, len))
         return;
     size_t header_len = 0;
     uint32_t remaining = 0;
