@@ -105,7 +105,8 @@ static inline void fz_arena_begin(fz_arena *a, size_t total, size_t chunks)
     a->used = 0;
 }
 
-/* A copy of data[0..n) that ASan treats like an exactly sized heap block. */
+/* A copy of data[0..n) that ASan treats like an exactly sized heap block (data NULL:
+ * uninitialised, for output). */
 static inline uint8_t *fz_arena_copy(fz_arena *a, const uint8_t *data, size_t n)
 {
     size_t off = ((a->used + 7) & ~(size_t)7) + FZ_ARENA_GAP;
@@ -114,7 +115,8 @@ static inline uint8_t *fz_arena_copy(fz_arena *a, const uint8_t *data, size_t n)
     uint8_t *p = a->base + off;
     if (n) {
         FZ_UNPOISON(p, n);
-        memcpy(p, data, n);
+        if (data)
+            memcpy(p, data, n);
     }
     a->used = off + n;
     return p;
