@@ -224,6 +224,7 @@ static uint8_t *packet_buffer(size_t cap)
         FZ_POISON(block, PBUF_MAX - cap);
         cur_cap = cap;
     }
+    FZ_UNINIT(block + PBUF_MAX - cap, cap);
     return block + PBUF_MAX - cap;
 }
 
