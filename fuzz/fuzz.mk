@@ -7,6 +7,9 @@
 #   make -f fuzz/fuzz.mk run      each target FUZZ_SECONDS seconds; exec/s summary; fails on a crash
 #   make -f fuzz/fuzz.mk replay   gcc build without libFuzzer (fuzz/replay_main.c), replays
 #                                 the seed corpora (and fuzz/regressions/<target>/); no clang needed
+#   make -f fuzz/fuzz.mk time     build-fuzz/time/<target>: the fuzzing build's target with
+#                                 fuzz/tools/time_main.c instead of libFuzzer's main; times
+#                                 fixed inputs (per-input cost, exec per CPU-second)
 #
 # Variables: FUZZ_SECONDS (60), FUZZ_TARGETS (all), FUZZ_ARGS (extra libFuzzer flags),
 # FUZZ_CC (clang), REPLAY_CC (gcc), REPLAY_OPT (-O2 -g), PYTHON (/usr/bin/python3).
@@ -45,7 +48,7 @@ FUZZ_FLAGS := $(STD) -g -O1 $(WARN) $(INC) $(SAN)
 FUZZ_OBJ   := $(LIB_SRC:reference/lib/%.c=$(FZ)/obj/%.o)
 FUZZ_BINS  := $(FUZZ_TARGETS:%=$(FZ)/%)
 
-.PHONY: build seeds run replay replay-build list
+.PHONY: build seeds run replay replay-build list time
 .DELETE_ON_ERROR:
 
 build: $(FUZZ_BINS)
@@ -65,6 +68,22 @@ $(FZ)/harness/%.o: fuzz/%.c $(FUZZ_HDR) $(LIB_HDR)
 $(FUZZ_BINS): $(FZ)/%: $(FZ)/harness/%.o $(FUZZ_OBJ)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJ) $(LIBCRYPTO) -lpthread
+
+# ------------------------------------------------------------------ timing driver
+# libFuzzer's runtime without its main() provides the coverage callbacks.
+FUZZ_RT_DIR := $(shell $(FUZZ_CC) --print-runtime-dir 2>/dev/null)
+TIME_BINS   := $(FUZZ_TARGETS:%=$(FZ)/time/%)
+
+$(FZ)/time/time_main.o: fuzz/tools/time_main.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -c $< -o $@
+
+$(TIME_BINS): $(FZ)/time/%: $(FZ)/harness/%.o $(FZ)/time/time_main.o $(FUZZ_OBJ)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(FZ)/time/time_main.o $< $(FUZZ_OBJ) \
+	  $(FUZZ_RT_DIR)/libclang_rt.fuzzer_no_main-x86_64.a -lstdc++ $(LIBCRYPTO) -lpthread
+
+time: $(TIME_BINS)
+	@echo "fuzz: timing drivers in $(FZ)/time/ (usage: $(FZ)/time/TARGET [-r ROUNDS] FILE...)"
 
 # ------------------------------------------------------------------ seeds
 # Always regenerated: the vectors change under it and it takes well under a second.

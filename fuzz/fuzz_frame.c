@@ -136,6 +136,7 @@ static void on_event(sink *s, const mqws_ws_event *ev, const uint8_t *chunk, siz
 static mqws_err run_decoder(mqws_role role, uint64_t max_message, const uint8_t *buf, size_t len,
                             uint64_t *rng, sink *s)
 {
+    static fz_arena arena; /* chunk copies: kept across inputs */
     mqws_ws_decoder d;
     mqws_ws_decoder_init(&d, role, max_message);
     mqws_err result = MQWS_NEED_MORE;
@@ -143,9 +144,10 @@ static mqws_err run_decoder(mqws_role role, uint64_t max_message, const uint8_t 
     size_t events = 0;
     fz_chunks chunks;
     fz_chunks_make(&chunks, rng, len);
+    fz_arena_begin(&arena, len, chunks.n);
     for (size_t c = 0; c < chunks.n && len && result == MQWS_NEED_MORE; c++) {
         size_t pos = chunks.at[c], n = chunks.at[c + 1] - pos;
-        uint8_t *chunk = fz_dup(buf + pos, n);
+        uint8_t *chunk = fz_arena_copy(&arena, buf + pos, n);
         size_t off = 0;
         while (off < n) {
             size_t used = (size_t)-1;
@@ -162,7 +164,7 @@ static mqws_err run_decoder(mqws_role role, uint64_t max_message, const uint8_t 
             FZ_CHECK(++events <= 2 * len + 16); /* no event without progress, forever */
             on_event(s, &ev, chunk, n, total);
         }
-        free(chunk);
+        fz_arena_release(chunk, n);
     }
     /* a data frame still open at the end of the input */
     uint8_t open = s->in_frame;
@@ -194,11 +196,13 @@ static void check_mask(const uint8_t *data, size_t len, uint64_t *rng)
     uint64_t offset = (r >> 32) & 0xff;
     if (r & (1ull << 31))
         offset += 0xfffffff0ull; /* far into a large frame */
-    uint8_t *a = fz_dup(data, len);
+    static fz_arena arena;
+    fz_arena_begin(&arena, len, 1);
+    uint8_t *a = fz_arena_copy(&arena, data, len);
     mqws_ws_mask(a, len, key, offset);
     for (size_t i = 0; i < len; i++)
         FZ_CHECK(a[i] == (data[i] ^ key[(offset + i) & 3]));
-    free(a);
+    fz_arena_release(a, len);
 }
 
 static void check_reencode(const sink *orig, mqws_role role, uint64_t max_message,
@@ -211,7 +215,10 @@ static void check_reencode(const sink *orig, mqws_role role, uint64_t max_messag
     size_t need = 0;
     for (size_t i = 0; i < orig->nframes; i++)
         need += MQWS_WS_MAX_HEADER + 2 + orig->frames[i].len;
-    uint8_t *out = fz_malloc(need);
+    /* the output and each one-byte-short buffer: exactly sized slices of one arena */
+    static fz_arena arena;
+    fz_arena_begin(&arena, 2 * need, orig->nframes + 1);
+    uint8_t *out = fz_arena_copy(&arena, NULL, need);
     size_t len = 0;
     for (size_t i = 0; i < orig->nframes; i++) {
         const frame *f = &orig->frames[i];
@@ -232,11 +239,11 @@ static void check_reencode(const sink *orig, mqws_role role, uint64_t max_messag
             FZ_CHECK(w == mqws_ws_header_size(f->len, mask != NULL) + f->len);
             /* one byte short must be refused with the size needed */
             size_t w2 = 0;
-            uint8_t *small = fz_malloc(w - 1);
+            uint8_t *small = fz_arena_copy(&arena, NULL, w - 1);
             e = mqws_ws_encode_frame(small, w - 1, &w2, (mqws_ws_opcode)f->wire_opcode, f->fin,
                                      payload, f->len, mask);
             FZ_CHECK(e == MQWS_ERR_BUFFER_TOO_SMALL && w2 == w);
-            free(small);
+            fz_arena_release(small, w - 1);
         }
         len += w;
     }
@@ -250,7 +257,7 @@ static void check_reencode(const sink *orig, mqws_role role, uint64_t max_messag
     mqws_err res = run_decoder(role, max_message, out, len, NULL, &again);
     FZ_CHECK(res == MQWS_NEED_MORE);
     FZ_CHECK(fz_log_eq(&again.frames_log, &orig->frames_log));
-    free(out);
+    fz_arena_release(out, need);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
