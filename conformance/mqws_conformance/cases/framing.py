@@ -5,7 +5,7 @@ import time
 
 from .. import mqtt, ws
 from ..net import MqttClient
-from .util import add, publish, receive, subscribe
+from .util import add, publish, pubacks_and_publishes, receive, subscribe
 from .vectors import judge_invalid_close, judge_refusal
 
 PING = mqtt.pingreq()
@@ -147,18 +147,8 @@ def publish_every_split(ctx):
         m.ws.send_frame(ws.OP_BINARY, pkt[:cut], f"PUBLISH id {pid} bytes 0..{cut}")
         m.ws.send_frame(ws.OP_BINARY, pkt[cut:], f"PUBLISH id {pid} bytes {cut}..")
     want = {f"payload-{i}".encode() for i in range(1, n)}
-    acks, got = set(), set()
-    deadline = time.monotonic() + ctx.target.timeout
-    while (len(acks) < len(want) or len(got) < len(want)) and time.monotonic() < deadline:
-        d = m.recv(deadline - time.monotonic())
-        if not isinstance(d, dict):
-            break
-        if d["type"] == "PUBACK":
-            acks.add(d["packet_id"])
-        elif d["type"] == "PUBLISH":
-            got.add(d["payload"])
-            if d["qos"]:
-                m.send(mqtt.ack(mqtt.PUBACK, d["packet_id"], m.version))
+    acks, payloads = pubacks_and_publishes(m, len(want))
+    got = set(payloads)
     ok = len(acks) == len(want) and got == want
     ctx.check(ok, f"{len(want)} splits: {len(acks)} PUBACKs, {len(got)} intact messages back",
               "a PUBACK and the intact message for every split point")
@@ -212,17 +202,7 @@ def straddling(ctx):
     m.ws.send_frame(ws.OP_BINARY, blob[:cuts[0]], "packet 1 + start of packet 2")
     m.ws.send_frame(ws.OP_BINARY, blob[cuts[0]:cuts[1]], "rest of 2 + start of 3", fin=False)
     m.ws.send_frame(ws.OP_CONT, blob[cuts[1]:], "rest of packet 3 (continuation)")
-    acks, got = set(), []
-    deadline = time.monotonic() + ctx.target.timeout
-    while (len(acks) < 3 or len(got) < 3) and time.monotonic() < deadline:
-        d = m.recv(deadline - time.monotonic())
-        if not isinstance(d, dict):
-            break
-        if d["type"] == "PUBACK":
-            acks.add(d["packet_id"])
-        elif d["type"] == "PUBLISH":
-            got.append(d["payload"])
-            m.send(mqtt.ack(mqtt.PUBACK, d["packet_id"], m.version))
+    acks, got = pubacks_and_publishes(m, 3)
     ok = acks == {20, 21, 22} and got == [f"s{i}".encode() * 10 for i in range(3)]
     ctx.check(ok, f"PUBACKs {sorted(acks)}, {len(got)} messages in order: {got == sorted(got)}",
               "three PUBACKs and the three messages in order")

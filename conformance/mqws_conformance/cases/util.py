@@ -73,6 +73,26 @@ def receive(m, timeout=None, until=None, auto_ack=True, count=None):
     return out
 
 
+def pubacks_and_publishes(m, n, timeout=None):
+    """Reads until `n` distinct PUBACK ids and `n` distinct PUBLISH payloads arrived
+    (each PUBLISH acked as its QoS asks; a QoS 1 duplicate does not count), the
+    connection ends or `timeout` passes. Returns the PUBACKs' packet ids (a set) and
+    every PUBLISH payload in arrival order."""
+    timeout = m.ws.target.timeout if timeout is None else timeout
+    acks, payloads = set(), []
+    deadline = time.monotonic() + timeout
+    while (len(acks) < n or len(set(payloads)) < n) and time.monotonic() < deadline:
+        d = m.recv(deadline - time.monotonic())
+        if not isinstance(d, dict):
+            break
+        if d["type"] == "PUBACK":
+            acks.add(d["packet_id"])
+        elif d["type"] == "PUBLISH":
+            payloads.append(d["payload"])
+            ack(m, d)
+    return acks, payloads
+
+
 def marker(ctx, topic, version=None, name="marker"):
     """Publishes a QoS 1 marker message from a separate client; a subscriber that
     receives the marker has received everything the server sent before it."""
