@@ -195,7 +195,22 @@ class Conn(threading.Thread):
     def send_bytes(self, data):
         try:
             with self.lock:
+                # nothing follows a close frame (RFC 6455 5.5.1), whichever thread sends:
+                # a delivery racing the close is checked here, under the lock
+                if self.close_sent:
+                    return
                 self.sock.sendall(data)
+        except OSError:
+            self.closed = True
+
+    def send_close(self, payload):
+        """Sends the one close frame; every later send is dropped."""
+        try:
+            with self.lock:
+                if self.close_sent:
+                    return
+                self.close_sent = True
+                self.sock.sendall(self.frame(ws.OP_CLOSE, payload))
         except OSError:
             self.closed = True
 
@@ -220,9 +235,8 @@ class Conn(threading.Thread):
             return
         if reason_code is not None and self.version == 5 and self.connected:
             self.send_pkt(mqtt.disconnect(5, reason_code))
-        if code and not self.close_sent:
-            self.send_bytes(self.frame(ws.OP_CLOSE, struct.pack(">H", code)))
-            self.close_sent = True
+        if code:
+            self.send_close(struct.pack(">H", code))
         self.shutdown()
 
     def shutdown(self):
@@ -328,9 +342,9 @@ class Conn(threading.Thread):
         return rest
 
     def too_large(self):
-        self.send_bytes(b"HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\n\r\n")
         if "fragile_on_431" in self.sw:
-            self.b.kill_listener()
+            self.b.kill_listener()  # before the answer: the suite's next connection must find it gone
+        self.send_bytes(b"HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\n\r\n")
         return None
 
     # ------------------------------------------------------------ main loop
@@ -414,7 +428,7 @@ class Conn(threading.Thread):
                 return self.fail(1007)
             self.abnormal = True
             if "close_no_echo" not in sw:
-                self.send_bytes(self.frame(ws.OP_CLOSE, f.payload[:2] if len(f.payload) < 126 else b"\x03\xe8"))
+                self.send_close(f.payload[:2] if len(f.payload) < 126 else b"\x03\xe8")
             self.close_sent = True
             self.shutdown()
             return
